@@ -1,0 +1,210 @@
+"""How the answer was said: the measures, the trainee's calm baseline, and two verdicts.
+
+Guide 003 asks the trainee to "speak slowly and lower your voice". Absolute numbers differ by
+microphone and by voice, so each verdict compares against the trainee's own calm baseline (a
+calibration sentence read at the start), falling back to absolute bands only for the rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from audio.asr import Transcript
+from audio.clip import Clip
+from analysis import loudness, pitch, rate
+
+CALM_WPM = (120.0, 150.0)
+"""Comfortable, calm speech (words per minute)."""
+HESITANT_WPM = 100.0
+RUSHED_WPM = 160.0
+FASTER_RATIO = 1.15
+"""Rate more than 15 % above the trainee's calm baseline counts as speeding up."""
+LOUDER_DB = 4.0
+"""Active level more than 4 dB above baseline counts as a raised voice."""
+HIGHER_ST = 2.0
+"""Median pitch more than 2 semitones above baseline counts as a raised voice."""
+MIN_SNR_DB = 10.0
+"""Below this the room noise is too close to the voice to judge loudness."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The trainee's calm voice, measured once from a calibration sentence."""
+
+    median_f0_hz: float
+    level_db: float
+    wpm: float
+    spectral_balance_db: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Baseline:
+        return cls(**{f.name: float(data[f.name]) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    id: str
+    """"speak_slowly" or "lower_voice"."""
+    status: str
+    """"pass", "needs_work" or "unknown" (not enough signal to judge)."""
+    detail: str
+    """The numbers behind the verdict, in words."""
+    tip: str
+    """One sentence of advice, citing the guide."""
+    source: str = "003"
+
+
+@dataclass(frozen=True)
+class DeliveryMeasures:
+    duration_s: float
+    speech_s: float
+    """From the first word's start to the last word's end."""
+    words: int
+    wpm: float
+    syllables: int
+    articulation_rate: float
+    """Syllables per second of speaking time minus pauses."""
+    median_f0_hz: float
+    f0_p10_hz: float
+    f0_p90_hz: float
+    f0_spread_st: float
+    """Distance from the 10th to the 90th pitch percentile, semitones."""
+    level_db: float
+    noise_floor_db: float
+    snr_db: float
+    spectral_balance_db: float
+    clipped: bool
+    clipped_fraction: float
+    pause_count: int
+    pause_total_s: float
+    longest_pause_s: float
+    fillers: tuple[str, ...]
+    f0_delta_st: float | None = None
+    level_delta_db: float | None = None
+    rate_ratio: float | None = None
+    speak_slowly: Verdict | None = None
+    lower_voice: Verdict | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready: NaN (nothing measurable) becomes null."""
+        return _nan_to_none(asdict(self))
+
+    def as_baseline(self) -> Baseline:
+        return Baseline(self.median_f0_hz, self.level_db, self.wpm, self.spectral_balance_db)
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+def _r(x: float, nd: int = 2) -> float:
+    return round(float(x), nd) if math.isfinite(x) else float("nan")
+
+
+def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
+    """All delivery measures of one answer, without verdicts."""
+    levels = loudness.frame_levels(clip)
+    track = pitch.track_pitch(clip)
+    voiced = track.voiced
+    f0_med, f0_p10, f0_p90 = (np.percentile(voiced, [50, 10, 90]) if voiced.size
+                              else (float("nan"),) * 3)
+    words = transcript.words
+    start = words[0].start_s if words else 0.0
+    end = words[-1].end_s if words else 0.0
+    speech_s = max(0.0, end - start)
+    n_words = rate.spoken_word_count(transcript)
+    pauses = rate.find_pauses(levels, start, end) if words else rate.Pauses(0, 0.0, 0.0)
+    syllables = rate.count_syllables(clip, track.times_s[np.isfinite(track.f0_hz)])
+    speaking = speech_s - pauses.total_s
+    level = loudness.active_level_db(levels)
+    floor = loudness.noise_floor_db(levels)
+    clipped_fraction = loudness.clipped_fraction(clip)
+    return DeliveryMeasures(
+        duration_s=_r(clip.duration_s, 3),
+        speech_s=_r(speech_s, 3),
+        words=n_words,
+        wpm=_r(60.0 * n_words / speech_s, 1) if speech_s > 0.5 else float("nan"),
+        syllables=syllables,
+        articulation_rate=_r(syllables / speaking) if speaking > 0.5 else float("nan"),
+        median_f0_hz=_r(f0_med, 1),
+        f0_p10_hz=_r(f0_p10, 1),
+        f0_p90_hz=_r(f0_p90, 1),
+        f0_spread_st=_r(pitch.semitones(f0_p90, f0_p10)) if voiced.size else float("nan"),
+        level_db=_r(level, 1),
+        noise_floor_db=_r(floor, 1),
+        snr_db=_r(level - floor, 1),
+        spectral_balance_db=_r(loudness.spectral_balance_db(clip, levels)),
+        clipped=clipped_fraction > 0.001,
+        clipped_fraction=_r(clipped_fraction, 5),
+        pause_count=pauses.count,
+        pause_total_s=pauses.total_s,
+        longest_pause_s=pauses.longest_s,
+        fillers=tuple(rate.find_fillers(transcript)),
+    )
+
+
+def judge(m: DeliveryMeasures, baseline: Baseline | None = None) -> DeliveryMeasures:
+    """Add the baseline deltas and the two verdicts to a set of measures."""
+
+    f0_delta = level_delta = ratio = None
+    if baseline is not None:
+        if math.isfinite(m.median_f0_hz) and baseline.median_f0_hz > 0:
+            f0_delta = _r(pitch.semitones(m.median_f0_hz, baseline.median_f0_hz))
+        if math.isfinite(m.level_db):
+            level_delta = _r(m.level_db - baseline.level_db, 1)
+        if math.isfinite(m.wpm) and baseline.wpm > 0:
+            ratio = _r(m.wpm / baseline.wpm)
+    judged = replace(m, f0_delta_st=f0_delta, level_delta_db=level_delta, rate_ratio=ratio)
+    return replace(judged, speak_slowly=_judge_rate(judged, baseline),
+                   lower_voice=_judge_voice(judged, baseline))
+
+
+def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | None = None) -> DeliveryMeasures:
+    return judge(measure(clip, transcript), baseline)
+
+
+def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
+    tip = "Slow down: a calm, unhurried pace shows the customer you are in control (guide 003)."
+    if not math.isfinite(m.wpm):
+        return Verdict("speak_slowly", "unknown", "too little speech to measure your pace", tip)
+    if m.rate_ratio is not None:
+        detail = f"{m.wpm:.0f} words/min, {m.rate_ratio:.2f}x your calm pace of {baseline.wpm:.0f}"
+        status = "needs_work" if m.rate_ratio > FASTER_RATIO or m.wpm > RUSHED_WPM + 20 else "pass"
+    else:
+        detail = f"{m.wpm:.0f} words/min (calm is {CALM_WPM[0]:.0f}-{CALM_WPM[1]:.0f})"
+        status = "needs_work" if m.wpm > RUSHED_WPM else "pass"
+    return Verdict("speak_slowly", status, detail, tip)
+
+
+def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
+    tip = "Lower your voice: a quieter, lower tone keeps an angry customer from escalating (guide 003)."
+    if m.clipped:
+        return Verdict("lower_voice", "needs_work",
+                       f"your voice overloaded the microphone ({100 * m.clipped_fraction:.1f} % of samples clipped)", tip)
+    if not math.isfinite(m.snr_db) or m.snr_db < MIN_SNR_DB:
+        return Verdict("lower_voice", "unknown", "too noisy to judge your volume", tip)
+    if baseline is None:
+        return Verdict("lower_voice", "unknown",
+                       "no calm baseline yet: read the calibration sentence to judge your volume", tip)
+    parts, raised = [], False
+    if m.level_delta_db is not None:
+        parts.append(f"{m.level_delta_db:+.1f} dB vs your calm level")
+        raised |= m.level_delta_db > LOUDER_DB
+    if m.f0_delta_st is not None:
+        parts.append(f"pitch {m.f0_delta_st:+.1f} semitones vs calm")
+        raised |= m.f0_delta_st > HIGHER_ST
+    if not parts:
+        return Verdict("lower_voice", "unknown", "no voiced speech to measure", tip)
+    return Verdict("lower_voice", "needs_work" if raised else "pass", ", ".join(parts), tip)
