@@ -1,0 +1,98 @@
+"""Load and validate the rubric (scenarios/rubric.toml) into analysis.content.Rubric."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from analysis.content import APPLIES, Rubric, RubricItem
+from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
+
+RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
+GUIDES = ("000", "001", "002", "003", "004")
+
+REQUIRED_IDS = frozenset({
+    "listen_acknowledge", "restate_problem", "apology", "empathy", "open_question", "options",
+    "lets_together", "keepable_promise", "supervisor", "follow_up", "positive_close", "security",
+    "sorry_you_feel", "calm_down", "blame_customer", "argue", "overpromise", "dismiss",
+    "hide_behind_policy", "interrupt",
+})
+
+
+def _str_list(src: TomlSource, key: str, value: object, problems: list[Problem]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(src.problem(key, "must be a list of non-empty strings"))
+        return ()
+    return tuple(value)
+
+
+def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> RubricItem | None:
+    key = f"item.{n}"
+    before = len(problems)
+    item_id = raw.get("id")
+    if not isinstance(item_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", item_id or ""):
+        problems.append(src.problem(f"{key}.id", "needs an id of lower-case letters, digits and _"))
+    for text_key in ("description", "tip"):
+        if not isinstance(raw.get(text_key), str) or not raw[text_key].strip():
+            problems.append(src.problem(f"{key}.{text_key}", "must be a non-empty sentence"))
+    if raw.get("source") not in GUIDES:
+        problems.append(src.problem(f"{key}.source", f"must name a guide: one of {', '.join(GUIDES)}"))
+    weight = raw.get("weight", 1.0)
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 100:
+        problems.append(src.problem(f"{key}.weight", "must be a number above 0 and at most 100"))
+    if raw.get("applies", "always") not in APPLIES:
+        problems.append(src.problem(f"{key}.applies", f"must be one of {', '.join(APPLIES)}"))
+    if not isinstance(raw.get("penalty", False), bool):
+        problems.append(src.problem(f"{key}.penalty", "must be true or false"))
+    lists = {name: _str_list(src, f"{key}.{name}", raw.get(name), problems)
+             for name in ("patterns", "unless", "examples", "counter_examples")}
+    for name in ("patterns", "unless"):
+        for pattern in lists[name]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(src.problem(f"{key}.{name}", f"bad pattern {pattern!r}: {exc}"))
+    unknown = set(raw) - {"id", "description", "source", "weight", "penalty", "applies", "tip",
+                          "patterns", "unless", "examples", "counter_examples"}
+    for name in sorted(unknown):
+        problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
+    if len(problems) > before:
+        return None
+    return RubricItem(id=item_id, description=raw["description"].strip(), source=raw["source"],
+                      weight=float(weight), penalty=raw.get("penalty", False),
+                      applies=raw.get("applies", "always"), tip=raw["tip"].strip(), **lists)
+
+
+def parse_rubric(src: TomlSource) -> Rubric:
+    problems: list[Problem] = []
+    raw_items = src.data.get("item")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise DataFileError([src.problem("item", "the rubric needs [[item]] tables")])
+    items, seen = [], {}
+    for n, raw in enumerate(raw_items):
+        item = _item(src, n, raw, problems)
+        if item is None:
+            continue
+        if item.id in seen:
+            problems.append(src.problem(f"item.{n}.id", f"duplicate id {item.id!r} (first at item {seen[item.id]})"))
+        seen[item.id] = n
+        items.append(item)
+    missing = REQUIRED_IDS - set(seen)
+    if missing and not problems:
+        problems.append(src.problem("item", f"missing required items: {', '.join(sorted(missing))}"))
+    if problems:
+        raise DataFileError(problems)
+    return Rubric(tuple(items))
+
+
+def load_rubric(path: str | Path | None = None) -> Rubric:
+    """The rubric at ``path`` (default: the one shipped in this package)."""
+    return _load_cached(Path(path) if path else RUBRIC_PATH)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: Path) -> Rubric:
+    return parse_rubric(read_toml(path))
