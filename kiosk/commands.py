@@ -1,0 +1,219 @@
+"""What each `kiosk` command does. Each is a few calls into the packages below."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+from audio.capture import Outcome, level_dbfs, record_answer
+from audio.clip import AudioError, Clip, load
+from audio.devices import Microphone, list_devices, play, require
+from audio.source import chunks_from_clip
+from audio.tts import Voice
+from analysis.content import ScoringContext
+from analysis.delivery import Baseline
+from scenarios.library import load_library, validate_dir
+from scenarios.rubric import load_rubric
+from kiosk.console import default_out, print_analysis, print_json, step
+from kiosk.report import write_reports
+from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSession, TurnRecord,
+                           analyze_answer, measure_baseline)
+
+DEMO_TRAINEE = Voice(name="en-us+m3", rate_wpm=150, pitch=45)
+"""The demo trainee: a calm, slightly slow male voice, distinct from every customer voice."""
+
+
+def _engines(args: argparse.Namespace) -> Engines:
+    return step("Loading the speech model", Engines.load, getattr(args, "model", None))
+
+
+def _print_turn(record: TurnRecord) -> None:
+    print_analysis(record.analysis)
+    r = record.reaction
+    print(f"\nCustomer (anger {r.anger_before} -> {r.anger_after}): {r.line}")
+    if r.reasons:
+        print(f"  why: {'; '.join(r.reasons)}")
+
+
+def _print_result(session: PracticeSession, out_dir: Path) -> None:
+    result = session.result()
+    print(f"\nSession over: {result.ending or 'stopped'}; score {result.score}/100; "
+          f"anger {' -> '.join(map(str, result.anger_curve))}")
+    for n, tip in enumerate(result.tips, 1):
+        print(f"  tip {n}: {tip.text}")
+    json_path, md_path = write_reports(result, out_dir)
+    print(f"\nReport written to {out_dir}/ ({json_path.name}, {md_path.name})")
+
+
+def _speech_through_pipeline(clip: Clip):
+    """Pad a synthesized answer with silence and run it through live capture's endpointing."""
+    padded = Clip.silence(0.5).concat(clip.resampled(), Clip.silence(1.5))
+    return record_answer(chunks_from_clip(padded))
+
+
+def demo(args: argparse.Namespace) -> int:
+    library = load_library()
+    scenario = library.get(args.scenario)
+    out_dir = args.out or default_out("demo")
+    engines = _engines(args)
+    synth = engines.synthesizer
+    calm = step("Measuring the demo trainee's calm baseline", lambda: measure_baseline(
+        synth.synthesize(CALIBRATION_TEXT, DEMO_TRAINEE), engines))
+    session = PracticeSession(scenario, engines, calm)
+    print(f"\nScenario: {scenario.title} ({scenario.setting}, difficulty {scenario.difficulty})")
+    print(f"Customer {scenario.persona.name} (anger {session.current_line.anger}): {session.current_line.text}")
+    text = args.answer or scenario.model_answer
+    recording = _speech_through_pipeline(synth.synthesize(text, DEMO_TRAINEE))
+    record = session.answer(recording)
+    _print_turn(record)
+    _print_result(session, out_dir)
+    return 0
+
+
+def _record(mic_device, prompt: str):
+    print(prompt, file=sys.stderr)
+
+    def meter(db: float) -> None:
+        bars = int(max(0.0, min(40.0, (db + 60.0) * 40 / 60)))
+        print(f"\r  level |{'#' * bars:<40}|", end="", file=sys.stderr, flush=True)
+
+    with Microphone(mic_device) as mic:
+        recording = record_answer(mic.chunks(), on_level=meter)
+    print("", file=sys.stderr)
+    if recording.outcome is Outcome.DEVICE_LOST and not recording.has_speech:
+        raise AnswerError(recording.error or "the microphone stopped working")
+    return recording
+
+
+def _device(value: str | None):
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def practice(args: argparse.Namespace) -> int:
+    library = load_library()
+    scenario = library.get(args.scenario) if args.scenario else random.choice(library.sorted())
+    mic = require("input", _device(args.input_device))
+    speaker = require("output", _device(args.output_device))
+    engines = _engines(args)
+    baseline = None
+    if args.calibrate:
+        print(f"\nCalibration: read this calmly, at your normal pace:\n  \"{CALIBRATION_TEXT}\"")
+        baseline = measure_baseline(_record(mic, "Speak now…").speech_clip(), engines)
+    session = PracticeSession(scenario, engines, baseline)
+    print(f"\nScenario: {scenario.title}")
+    while not session.finished:
+        line = session.current_line
+        print(f"\nCustomer (anger {line.anger}): {line.text}")
+        play(load(line.audio_path), speaker)
+        try:
+            record = session.answer(_record(mic, "Your answer (stop talking to finish)…"))
+        except AnswerError as exc:
+            print(f"  {exc}")
+            continue
+        _print_turn(record)
+    _print_result(session, args.out or default_out("practice"))
+    return 0
+
+
+def devices(args: argparse.Namespace) -> int:
+    found = list_devices()
+    if not found:
+        print("No audio devices found.")
+        return 1
+    for d in found:
+        marks = ("in " if d.is_default_input else "") + ("out" if d.is_default_output else "")
+        print(f"{d.index:>3} {d.name} [{d.host_api}] inputs={d.max_input_channels} "
+              f"outputs={d.max_output_channels} {d.default_sample_rate_hz:.0f} Hz {marks}".rstrip())
+    return 0
+
+
+def transcribe(args: argparse.Namespace) -> int:
+    clip = load(args.file)
+    engines = Engines.load(args.model) if args.json else _engines(args)
+    transcript = engines.transcriber.transcribe(clip)
+    if args.json:
+        print_json(transcript.to_dict())
+        return 0
+    print(transcript.text)
+    for w in transcript.words:
+        print(f"  {w.start_s:7.2f} {w.end_s:7.2f}  {w.text}")
+    return 0
+
+
+def _baseline(path: Path | None, engines: Engines) -> Baseline | None:
+    if path is None:
+        return None
+    if path.suffix.lower() == ".json":
+        try:
+            return Baseline.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AudioError(f"{path}: not a baseline JSON file ({exc})") from exc
+    return measure_baseline(load(path), engines)
+
+
+def analyze(args: argparse.Namespace) -> int:
+    clip = load(args.file)
+    context = ScoringContext()
+    if args.scenario:
+        context = load_library().get(args.scenario).scoring_context()
+    engines = Engines.load(args.model) if args.json else _engines(args)
+    baseline = _baseline(args.baseline, engines)
+    analysis = analyze_answer(clip, engines, context, baseline)
+    if args.json:
+        print_json({"file": str(args.file), "scenario": args.scenario, **analysis.to_dict()})
+    else:
+        print_analysis(analysis)
+    return 0
+
+
+def score(args: argparse.Namespace) -> int:
+    from audio.asr import Transcript, Word
+    from analysis.content import score_content
+
+    scenario = load_library().get(args.scenario)
+    rubric = load_rubric()
+    if args.text is not None:
+        texts = [args.text]
+    else:
+        texts = [t for t in args.texts.read_text(encoding="utf-8").splitlines() if t.strip()]
+    results = []
+    for text in texts:
+        # A typed answer has no timing: every word sits at 0 s.
+        words = tuple(Word(w, 0.0, 0.0, 1.0) for w in text.split())
+        result = score_content(Transcript(text, words, 0.0), rubric, scenario.scoring_context())
+        results.append({"text": text, **result.to_dict()})
+    if args.json:
+        print_json(results[0] if args.text is not None else results)
+    else:
+        for r in results:
+            hits = [f["id"] for f in r["items"] if f["hit"]]
+            bad = [f["id"] for f in r["penalties"] if f["hit"]]
+            print(f"{r['score']:>3}/100  +{','.join(hits) or '-'}  !{','.join(bad) or '-'}  {r['text']}")
+    return 0
+
+
+def scenarios(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        library = load_library()
+        if args.json:
+            print_json([{"id": s.id, "title": s.title, "setting": s.setting, "difficulty": s.difficulty,
+                         "safety": s.safety, "source": list(s.source)} for s in library.sorted()])
+        else:
+            for s in library.sorted():
+                print(f"{s.id:<28} {s.setting:<14} {'*' * s.difficulty:<3} {s.title}")
+        for problem in library.problems:
+            print(f"skipped: {problem}", file=sys.stderr)
+        return 0
+    rubric = load_rubric()
+    if args.dir is not None:
+        good, problems = validate_dir(args.dir, rubric)
+    else:
+        library = load_library(rubric=rubric)
+        good, problems = list(library.scenarios.values()), list(library.problems)
+    for problem in problems:
+        print(problem)
+    print(f"{len(good)} valid, {len({p.file for p in problems})} with problems", file=sys.stderr)
+    return 1 if problems else 0

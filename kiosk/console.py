@@ -1,0 +1,62 @@
+"""Terminal output shared by the commands: progress lines, JSON, and a turn printed for people."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from analysis.turn import TurnAnalysis
+
+
+class UsageError(Exception):
+    """Wrong arguments that argparse cannot catch (e.g. conflicting options)."""
+
+
+def default_out(prefix: str) -> Path:
+    return Path("kiosk-output") / f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def step(message: str, func: Callable, *args, stream: TextIO = sys.stderr, **kwargs):
+    """Run ``func`` behind a one-line progress message on stderr, with the time it took."""
+    print(f"{message}…", end="", file=stream, flush=True)
+    t0 = time.monotonic()
+    try:
+        result = func(*args, **kwargs)
+    except BaseException:
+        print(" failed", file=stream, flush=True)
+        raise
+    print(f" done ({time.monotonic() - t0:.1f} s)", file=stream, flush=True)
+    return result
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _num(value: float, unit: str, nd: int = 0) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{nd}f}{unit}"
+
+
+def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout) -> None:
+    d = a.delivery
+    print(f"\nYou said: {a.transcript.text}", file=out)
+    print("\nHow you said it:", file=out)
+    print(f"  pace {_num(d.wpm, ' words/min')}, pitch {_num(d.median_f0_hz, ' Hz')}, "
+          f"level {_num(d.level_db, ' dBFS', 1)}, {d.pause_count} pauses, "
+          f"fillers: {', '.join(d.fillers) or 'none'}", file=out)
+    for v in (d.speak_slowly, d.lower_voice):
+        if v is not None:
+            print(f"  {v.id.replace('_', ' ')}: {v.status.replace('_', ' ')} ({v.detail})", file=out)
+    print(f"\nWhat you said: {a.content.score}/100", file=out)
+    for f in a.content.items:
+        quote = f' "{f.evidence[0].quote}"' if f.evidence else ""
+        print(f"  {'+' if f.hit else '-'} {f.id:<20} {f.points:>5.1f}/{f.max_points:<5.1f} guide {f.source}{quote}", file=out)
+    for f in a.content.penalties:
+        if f.hit:
+            print(f"  ! {f.id:<20} {f.points:>5.1f}       guide {f.source} \"{f.evidence[0].quote}\"", file=out)

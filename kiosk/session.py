@@ -1,0 +1,172 @@
+"""The practice session: customer line -> trainee answer -> analysis -> customer reaction, repeated.
+
+UI-agnostic: the terminal commands, the demo and the web kiosk all drive this one class, so a
+turn is analysed the same way whichever door the trainee came in by.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from audio.asr import Transcriber, shared_transcriber
+from audio.capture import Recording
+from audio.tts import Synthesizer, Voice
+from audio.clip import Clip
+from analysis.content import Rubric, ScoringContext
+from analysis.delivery import Baseline
+from analysis.feedback import Tip, make_tips
+from analysis.turn import TurnAnalysis, analyze_turn
+from scenarios import customer
+from scenarios.model import Scenario
+from scenarios.rubric import load_rubric
+
+log = logging.getLogger(__name__)
+
+MIN_SPEECH_S = 0.4
+"""An answer shorter than this is treated as no answer (a cough, a click)."""
+
+CALIBRATION_TEXT = ("Good morning. I would like to check the opening hours of the store on "
+                    "Saturday, and whether there is parking nearby.")
+"""Read once, calmly, to measure the trainee's own baseline pitch, level and pace."""
+
+
+class AnswerError(Exception):
+    """The answer could not be judged (no speech, nothing recognisable). One sentence for the
+    trainee; the turn is not counted and they may answer again."""
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The heavy, shared parts: loaded once per process and reused by every session."""
+
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+    rubric: Rubric
+
+    @classmethod
+    def load(cls, model: str | None = None, tts_cache: str | Path | None = None) -> Engines:
+        return cls(shared_transcriber(model), Synthesizer(tts_cache), load_rubric())
+
+
+@dataclass(frozen=True)
+class CustomerLine:
+    text: str
+    kind: str
+    anger: int
+    voice: Voice
+    audio_path: str
+    """The cached WAV of this line (serve it, play it, or read it)."""
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    index: int
+    customer: CustomerLine
+    """The line this answer responded to."""
+    outcome: str
+    """How the recording ended (audio.capture.Outcome value)."""
+    analysis: TurnAnalysis
+    reaction: customer.Reaction
+    processing_s: float
+    """From the end of the recording to the reaction being ready."""
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "customer": asdict(self.customer), "outcome": self.outcome,
+                **self.analysis.to_dict(), "reaction": self.reaction.to_dict(),
+                "processing_s": round(self.processing_s, 3)}
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    scenario_id: str
+    scenario_title: str
+    turns: tuple[TurnRecord, ...]
+    anger_curve: tuple[int, ...]
+    """Anger at the start and after each answer."""
+    ending: str | None
+    """resolved / escalated / walked_out, or None if the session stopped early."""
+    score: int
+    """Mean content score over the turns, 0-100."""
+    tips: tuple[Tip, ...]
+
+    def to_dict(self) -> dict:
+        return {"scenario_id": self.scenario_id, "scenario_title": self.scenario_title,
+                "ending": self.ending, "score": self.score, "anger_curve": list(self.anger_curve),
+                "tips": [t.to_dict() for t in self.tips], "turns": [t.to_dict() for t in self.turns]}
+
+
+def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = ScoringContext(),
+                   baseline: Baseline | None = None) -> TurnAnalysis:
+    """Transcribe and analyse one answer clip (the whole clip: trim it first if needed)."""
+    transcript = engines.transcriber.transcribe(clip)
+    if not transcript.words:
+        raise AnswerError("I couldn't make out any words: please try again a little closer to the microphone")
+    return analyze_turn(clip, transcript, engines.rubric, context, baseline)
+
+
+def measure_baseline(clip: Clip, engines: Engines) -> Baseline:
+    """The trainee's calm baseline from a recording of CALIBRATION_TEXT."""
+    return analyze_answer(clip, engines).delivery.as_baseline()
+
+
+class PracticeSession:
+    """One trainee working through one scenario, turn by turn."""
+
+    def __init__(self, scenario: Scenario, engines: Engines, baseline: Baseline | None = None) -> None:
+        self.scenario = scenario
+        self.engines = engines
+        self.baseline = baseline
+        self.state, opening = customer.start(scenario)
+        self.turns: list[TurnRecord] = []
+        self.current_line = self._voice_line(opening, "opening", self.state.anger)
+
+    @property
+    def finished(self) -> bool:
+        return self.state.ending is not None
+
+    @property
+    def base_voice(self) -> Voice:
+        return Voice(name=self.scenario.persona.voice)
+
+    def _voice_line(self, text: str, kind: str, anger: int) -> CustomerLine:
+        voice = self.base_voice.with_anger(anger)
+        path = self.engines.synthesizer.synthesize_to_file(text, voice)
+        return CustomerLine(text, kind, anger, voice, str(path))
+
+    def answer(self, recording: Recording, customer_end_s: float | None = None) -> TurnRecord:
+        """Judge one recorded answer and let the customer react.
+
+        ``customer_end_s`` is when the customer stopped talking on the recording's clock (for
+        the interrupt check); None when capture began after the customer had finished.
+        """
+        if self.finished:
+            raise AnswerError("this conversation has already ended")
+        t0 = time.monotonic()
+        clip = recording.speech_clip()
+        if not recording.has_speech or clip.duration_s < MIN_SPEECH_S:
+            raise AnswerError("I didn't hear anything: please answer the customer out loud")
+        offset = max(0.0, recording.speech_start_s - 0.1)
+        context = self.scenario.scoring_context(
+            None if customer_end_s is None else customer_end_s - offset)
+        analysis = analyze_answer(clip, self.engines, context, self.baseline)
+        return self._react(analysis, recording.outcome.value, t0)
+
+    def _react(self, analysis: TurnAnalysis, outcome: str, t0: float) -> TurnRecord:
+        answered = self.current_line
+        self.state, reaction = customer.react(self.scenario, self.state, analysis)
+        self.current_line = self._voice_line(reaction.line, reaction.kind, reaction.anger_after)
+        record = TurnRecord(len(self.turns), answered, outcome, analysis, reaction, time.monotonic() - t0)
+        self.turns.append(record)
+        log.info("turn %d scored %d, anger %d -> %d", record.index, analysis.content.score,
+                 reaction.anger_before, reaction.anger_after)
+        return record
+
+    def result(self) -> SessionResult:
+        curve = (self.scenario.persona.anger, *(t.reaction.anger_after for t in self.turns))
+        analyses = [t.analysis for t in self.turns]
+        score = round(sum(a.content.score for a in analyses) / len(analyses)) if analyses else 0
+        return SessionResult(self.scenario.id, self.scenario.title, tuple(self.turns), curve,
+                             self.state.ending, score, make_tips(analyses, self.engines.rubric))

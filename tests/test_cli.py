@@ -1,0 +1,75 @@
+"""The `kiosk` command end to end, in subprocesses, as a user runs it."""
+
+import json
+import re
+
+import pytest
+
+from conftest import ROOT, run_kiosk, speech_file
+from kiosk.cli import build_parser
+
+
+def test_demo_runs_a_full_turn_and_writes_both_reports(tmp_path):
+    out = tmp_path / "demo"
+    result = run_kiosk("demo", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Loading the speech model" in result.stderr      # progress while the model loads
+    assert f"Report written to {out}" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    turn = report["turns"][0]
+    # The synthesized model answer went through VAD + Whisper: its words came back.
+    assert "sorry" in turn["transcript"]["text"].lower()
+    assert turn["delivery"]["wpm"] > 80 and turn["delivery"]["median_f0_hz"] > 60
+    assert turn["delivery"]["speak_slowly"]["status"] in {"pass", "needs_work"}
+    hits = {f["id"] for f in turn["content"]["items"] if f["hit"]}
+    assert {"apology", "options"} <= hits
+    for finding in turn["content"]["items"]:
+        if finding["hit"]:
+            assert finding["evidence"][0]["quote"].strip()
+    assert len(report["tips"]) <= 3
+    assert report["anger_curve"][-1] < report["anger_curve"][0]
+    md = (out / "report.md").read_text()
+    assert "# Practice report" in md and "## Tips" in md
+
+
+def test_analyze_prints_the_turn_as_json():
+    result = run_kiosk("analyze", str(speech_file("jfk.wav")), "--scenario", "late-delivery", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "americans" in data["transcript"]["text"].lower()
+    assert data["transcript"]["words"][0]["start_s"] >= 0
+    for key in ("duration_s", "speech_s", "wpm", "median_f0_hz", "level_db", "pause_count"):
+        assert key in data["delivery"]
+    assert 0 <= data["content"]["score"] <= 100
+
+
+def test_corrupt_audio_is_one_line_and_non_zero(tmp_path):
+    bad = tmp_path / "answer.wav"
+    bad.write_bytes(b"RIFF....WAVEjunkjunkjunk" * 20)
+    result = run_kiosk("analyze", str(bad), "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_no_input_device_is_one_line_and_non_zero(tmp_path):
+    conf = tmp_path / "asoundrc"
+    conf.write_text('pcm.!default { type hw; card 99 }\nctl.!default { type hw; card 99 }\n')
+    result = run_kiosk("practice", "--scenario", "late-delivery",
+                       env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no microphone found")
+    assert "Traceback" not in result.stderr
+
+
+def _commands():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sub.choices
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_has_help_with_an_example_and_is_in_the_readme(name):
+    help_text = _commands()[name].format_help()
+    assert re.search(rf"Examples:\n\s+kiosk {name}", help_text)
+    assert f"kiosk {name}" in (ROOT / "README.md").read_text()
