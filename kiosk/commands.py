@@ -22,6 +22,9 @@ from kiosk.report import write_reports
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSession, TurnRecord,
                            analyze_answer, measure_baseline)
 
+MAX_UNHEARD = 2
+"""Consecutive answers with no speech after which a terminal session stops."""
+
 DEMO_TRAINEE = Voice(name="en-us+m3", rate_wpm=150, pitch=45)
 """The demo trainee: a calm, slightly slow male voice, distinct from every customer voice."""
 
@@ -104,16 +107,21 @@ def practice(args: argparse.Namespace) -> int:
         baseline = measure_baseline(_record(mic, "Speak now…").speech_clip(), engines)
     session = PracticeSession(scenario, engines, baseline)
     print(f"\nScenario: {scenario.title}")
-    while not session.finished:
+    unheard = 0
+    while not session.finished and unheard < MAX_UNHEARD:
         line = session.current_line
         print(f"\nCustomer (anger {line.anger}): {line.text}")
         play(load(line.audio_path), speaker)
         try:
             record = session.answer(_record(mic, "Your answer (stop talking to finish)…"))
         except AnswerError as exc:
+            unheard += 1
             print(f"  {exc}")
             continue
+        unheard = 0
         _print_turn(record)
+    if unheard >= MAX_UNHEARD:
+        print("\nNo answer twice in a row: stopping here.")
     _print_result(session, args.out or default_out("practice"))
     return 0
 

@@ -73,3 +73,26 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(name):
     help_text = _commands()[name].format_help()
     assert re.search(rf"Examples:\n\s+kiosk {name}", help_text)
     assert f"kiosk {name}" in (ROOT / "README.md").read_text()
+
+
+def test_practice_plays_the_customer_and_judges_the_microphone(tmp_path, synth):
+    """`kiosk practice` on the headless ALSA device: the answer comes from the "microphone"."""
+    from audio.clip import Clip
+    from kiosk.commands import DEMO_TRAINEE
+    from conftest import ASOUNDRC, AlsaFileDevice
+
+    answer = synth.synthesize("I'm so sorry about your sofa. Let me check with the depot, and I can "
+                              "book you the first slot tomorrow or refund the delivery charge.", DEMO_TRAINEE)
+    device = AlsaFileDevice(tmp_path / "in.raw", tmp_path / "out.raw")
+    device.feed(Clip.silence(0.5).concat(answer, Clip.silence(2.0)))
+    conf = tmp_path / "asoundrc"
+    conf.write_text(ASOUNDRC.read_text().replace(str(ASOUNDRC.parent / "in.raw"), str(device.infile))
+                    .replace(str(ASOUNDRC.parent / "out.raw"), str(device.outfile)))
+    out = tmp_path / "report"
+    result = run_kiosk("practice", "--scenario", "late-delivery", "--out", str(out),
+                       env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"})
+    assert result.returncode == 0, result.stderr
+    assert "I took the whole day off work" in result.stdout     # the caption of what was played
+    assert len(device.played()) > 16000                          # and it was played
+    report = json.loads((out / "report.json").read_text())
+    assert "depot" in report["turns"][0]["transcript"]["text"].lower()
