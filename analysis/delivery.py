@@ -28,6 +28,8 @@ HIGHER_ST = 2.0
 """Median pitch more than 2 semitones above baseline counts as a raised voice."""
 MIN_SNR_DB = 10.0
 """Below this the room noise is too close to the voice to judge loudness."""
+CONTOUR_STEP_S = 0.1
+"""Resolution of the stored pitch and level contours (10 points a second is plenty to plot)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,12 @@ class DeliveryMeasures:
     pause_total_s: float
     longest_pause_s: float
     fillers: tuple[str, ...]
+    contour_times_s: tuple[float, ...] = ()
+    """Centres of the CONTOUR_STEP_S bins of the two contours below."""
+    f0_contour_hz: tuple[float, ...] = ()
+    """Median F0 per bin (NaN, null in JSON, where unvoiced): for plots against the calm band."""
+    level_contour_db: tuple[float, ...] = ()
+    """Level per bin, dBFS (NaN where silent)."""
     f0_delta_st: float | None = None
     level_delta_db: float | None = None
     rate_ratio: float | None = None
@@ -113,6 +121,22 @@ def _r(x: float, nd: int = 2) -> float:
     return round(float(x), nd) if math.isfinite(x) else float("nan")
 
 
+def _contours(duration_s: float, track: pitch.PitchTrack, levels: loudness.FrameLevels
+              ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    n = int(np.ceil(duration_s / CONTOUR_STEP_S))
+    f0_bins = np.minimum((track.times_s / CONTOUR_STEP_S).astype(int), max(n - 1, 0))
+    lv_bins = np.minimum((levels.times_s / CONTOUR_STEP_S).astype(int), max(n - 1, 0))
+    times, f0, level = [], [], []
+    for b in range(n):
+        times.append(round((b + 0.5) * CONTOUR_STEP_S, 2))
+        voiced = track.f0_hz[(f0_bins == b) & np.isfinite(track.f0_hz)]
+        f0.append(round(float(np.median(voiced)), 1) if voiced.size else float("nan"))
+        speech = levels.level_db[(lv_bins == b) & levels.speech]
+        level.append(round(float(10 * np.log10(np.mean(10 ** (speech / 10)))), 1) if speech.size
+                     else float("nan"))
+    return tuple(times), tuple(f0), tuple(level)
+
+
 def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
     """All delivery measures of one answer, without verdicts."""
     levels = loudness.frame_levels(clip)
@@ -131,6 +155,7 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
     level = loudness.active_level_db(levels)
     floor = loudness.noise_floor_db(levels)
     clipped_fraction = loudness.clipped_fraction(clip)
+    times, f0_contour, level_contour = _contours(clip.duration_s, track, levels)
     return DeliveryMeasures(
         duration_s=_r(clip.duration_s, 3),
         speech_s=_r(speech_s, 3),
@@ -152,6 +177,9 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
         pause_total_s=pauses.total_s,
         longest_pause_s=pauses.longest_s,
         fillers=tuple(rate.find_fillers(transcript)),
+        contour_times_s=times,
+        f0_contour_hz=f0_contour,
+        level_contour_db=level_contour,
     )
 
 
