@@ -110,16 +110,16 @@ def espeak(text: str, path: Path, rate_wpm: int = 150, pitch: int = 50, amplitud
 
 # --- Web kiosk, storage and reports (issue 7) ---
 
-GOOD_ANSWER = ("I'm so sorry about your sofa, that is really frustrating. Let me check with the depot "
-               "right now. I can book the first slot tomorrow morning, or refund the delivery charge today.")
-"""A calm, helpful answer to the late-delivery customer (apology, empathy, options)."""
+GOOD_ANSWER = ("I'm so sorry, that is really frustrating. Let me check with the depot now. I can book the "
+               "first slot tomorrow, or refund the delivery charge.")
+"""A calm, helpful answer to the late-delivery customer (apology, empathy, options); 68/100."""
 
 
 @pytest.fixture(scope="session")
 def answer_wav(tmp_path_factory) -> Path:
     """GOOD_ANSWER spoken by espeak-ng, with silence either side as a microphone would catch it."""
     folder = tmp_path_factory.mktemp("answer")
-    speech = espeak(GOOD_ANSWER, folder / "raw.wav", rate_wpm=140, pitch=40, voice="en-us+m3")
+    speech = espeak(GOOD_ANSWER, folder / "raw.wav", rate_wpm=160, pitch=40, voice="en-us+m3")
     from audio.clip import save_wav
 
     return save_wav(Clip.silence(0.5).concat(speech.resampled(16000), Clip.silence(2.5)), folder / "answer.wav")
