@@ -17,14 +17,12 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from kiosk.errors import SettingsError
+
 ENV_PREFIX = "KIOSK_"
 RECORD_MODES = ("browser", "server")
 """browser: the page records with getUserMedia and uploads; server: this machine's own
 microphone (a headset plugged into the kiosk) records through sounddevice."""
-
-
-class SettingsError(Exception):
-    """A setting that cannot be used. One line naming the setting, where it came from, the fix."""
 
 
 def default_data_dir() -> Path:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from analysis.delivery import Baseline
+from kiosk.errors import StoreError, UnknownTrainee
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +76,6 @@ turns = Table("turns", metadata,
               Column("data", JSON, nullable=False),
               Column("audio_path", String(500)),
               UniqueConstraint("session_id", "idx"))
-
-
-class StoreError(Exception):
-    """The database cannot be used. One line naming the database (never its password) and the fix."""
-
-
-class UnknownTrainee(KeyError):
-    def __str__(self) -> str:
-        return f"no trainee called {self.args[0]!r} (names and badge numbers are listed by `kiosk trainees`)"
 
 
 @dataclass(frozen=True)
@@ -144,11 +136,11 @@ def name_key(name: str) -> str:
 def clean_name(name: str) -> str:
     name = " ".join(str(name).split())
     if not name:
-        raise ValueError("please enter your name or badge number")
+        raise ValueError("Please enter your name or badge number.")
     if len(name) > NAME_MAX:
-        raise ValueError(f"that name is too long: at most {NAME_MAX} characters")
+        raise ValueError(f"That name is too long: at most {NAME_MAX} characters.")
     if any(not ch.isprintable() for ch in name):
-        raise ValueError("a name can only contain printable characters")
+        raise ValueError("A name can only contain printable characters.")
     return name
 
 
