@@ -21,7 +21,7 @@ from kiosk.report import environment, render_session_html
 from kiosk.session import PracticeSession
 from kiosk.store import clean_name
 from kiosk.web.answers import recording_from_request
-from kiosk.web.auth import TrainerSession, csrf_ok, verify_pin
+from kiosk.web.auth import SESSION_IDLE_S, TrainerSession, csrf_ok, verify_pin
 from kiosk.web.state import Kiosk, Round
 
 router = APIRouter(prefix="/trainer")
@@ -33,7 +33,9 @@ def _kiosk(request: Request) -> Kiosk:
     return request.app.state.kiosk
 
 
-def _page(name: str, status: int = 200, **context) -> HTMLResponse:
+def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    """A trainer page; it logs itself out after the kiosk's idle timeout (a shared screen)."""
+    context.setdefault("idle_s", _kiosk(request).settings.idle_timeout_s)
     html = environment(TEMPLATES).get_template(name).render(**context)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -61,23 +63,23 @@ def _check_header(request: Request, session: TrainerSession) -> None:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
-    return _page("login.html", enabled=_kiosk(request).settings.trainer_enabled)
+    return _page(request, "login.html", enabled=_kiosk(request).settings.trainer_enabled)
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     kiosk = _kiosk(request)
     if not kiosk.settings.trainer_enabled:
-        return _page("login.html", 403, enabled=False)
+        return _page(request, "login.html", 403, enabled=False)
     client = request.client.host if request.client else "unknown"
     wait = kiosk.pin_throttle.wait_s(client)
     if wait > 0:
-        return _page("login.html", 429, enabled=True,
+        return _page(request, "login.html", 429, enabled=True,
                      error=f"Too many wrong PINs. Try again in {max(1, round(wait / 60))} minute(s).")
     pin = str((await request.form()).get("pin", ""))
     if not await run_in_threadpool(verify_pin, pin, kiosk.settings.trainer_pin_hash):
         kiosk.pin_throttle.fail(client)
-        return _page("login.html", 401, enabled=True, error="That PIN is not right.")
+        return _page(request, "login.html", 401, enabled=True, error="That PIN is not right.")
     kiosk.pin_throttle.succeed(client)
     token, _ = kiosk.trainer_sessions.create()
     response = RedirectResponse("/trainer", status_code=303)
@@ -99,7 +101,7 @@ async def logout(request: Request, session: TrainerSession = Depends(require_tra
 @router.get("", response_class=HTMLResponse)
 def roster(request: Request, session: TrainerSession = Depends(require_trainer), deleted: str = "") -> HTMLResponse:
     store = _kiosk(request).store
-    return _page("roster.html", csrf=session.csrf, roster=store.roster(), scenarios=store.scenario_stats(),
+    return _page(request, "roster.html", csrf=session.csrf, roster=store.roster(), scenarios=store.scenario_stats(),
                  deleted=deleted)
 
 
@@ -107,7 +109,7 @@ def roster(request: Request, session: TrainerSession = Depends(require_trainer),
 def trainee_page(request: Request, trainee_id: int, session: TrainerSession = Depends(require_trainer)) -> HTMLResponse:
     history = load_history(_kiosk(request).store, trainee_id, last=0)
     body = render_history_html(history, link=lambda sid: f"/trainer/sessions/{sid}")
-    return _page("trainee.html", csrf=session.csrf, t=history.trainee, body=body)
+    return _page(request, "trainee.html", csrf=session.csrf, t=history.trainee, body=body)
 
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
@@ -116,7 +118,7 @@ def session_page(request: Request, session_id: int, session: TrainerSession = De
         report = _kiosk(request).store.session_report(session_id)
     except KeyError:
         raise HTTPException(404, "No such session.") from None
-    return _page("session.html", csrf=session.csrf, s=report, body=render_session_html(report))
+    return _page(request, "session.html", csrf=session.csrf, s=report, body=render_session_html(report))
 
 
 @router.post("/trainees/{trainee_id}/delete")
@@ -147,7 +149,7 @@ def export(request: Request, session: TrainerSession = Depends(require_trainer))
 def new_round_page(request: Request, session: TrainerSession = Depends(require_trainer)) -> HTMLResponse:
     kiosk = _kiosk(request)
     kiosk.ready()
-    return _page("round_new.html", csrf=session.csrf, scenarios=kiosk.library.sorted())
+    return _page(request, "round_new.html", csrf=session.csrf, scenarios=kiosk.library.sorted())
 
 
 @router.post("/rounds")
@@ -173,7 +175,9 @@ def _round(request: Request, round_id: int) -> Round:
 @router.get("/rounds/{round_id}", response_class=HTMLResponse)
 def round_page(request: Request, round_id: int, session: TrainerSession = Depends(require_trainer)) -> HTMLResponse:
     found = _round(request, round_id)
-    return _page("round.html", csrf=session.csrf, round=found, results=_round_results(request, round_id),
+    # A workshop pauses for discussion with the trainer in the room: the round page waits longer.
+    return _page(request, "round.html", csrf=session.csrf, round=found, results=_round_results(request, round_id),
+                 idle_s=SESSION_IDLE_S,
                  record_mode=_kiosk(request).settings.record_mode)
 
 

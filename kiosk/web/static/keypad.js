@@ -54,6 +54,8 @@ export function buildKeypad(container) {
     last.lastChild.setAttribute("aria-label", "Delete last letter");
     container.append(last);
   }
+  // A tapped key must not take the focus: Space or Enter on a real keyboard would press it again.
+  container.addEventListener("mousedown", (e) => { if (e.target.closest("[data-key]")) e.preventDefault(); });
   container.addEventListener("click", (e) => {
     const key = e.target.closest("[data-key]");
     if (key) press(target, key.dataset.key);

@@ -20,6 +20,7 @@ function setState(state) { document.body.dataset.state = state; }
 
 function show(screen) {
   setState(screen === "talk" ? "speaking" : screen);
+  armIdle();
   for (const s of document.querySelectorAll(".screen")) s.hidden = s.id !== `screen-${screen}`;
   $("btn-home").hidden = screen === "start";
   const heading = document.querySelector(`#screen-${screen} h1`);
@@ -42,7 +43,7 @@ async function withBusy(task) {
 
 function armIdle() {
   clearTimeout(idleTimer);
-  if (!config || !visit) return;
+  if (!config || document.body.dataset.state === "start") return;
   idleTimer = setTimeout(() => (busy ? armIdle() : forget()), config.idle_timeout_s * 1000);
 }
 

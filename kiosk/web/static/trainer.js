@@ -12,6 +12,15 @@ document.addEventListener("click", (e) => {
   if (b) { player.src = b.dataset.src; player.play().catch(() => {}); }
 });
 
+// Left alone on a shared screen, trainer pages log out (the roster names people).
+const logout = $("logout");
+if (logout) {
+  let timer = null;
+  const arm = () => { clearTimeout(timer); timer = setTimeout(() => logout.submit(), Number(document.body.dataset.idleS) * 1000); };
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, arm, { passive: true });
+  arm();
+}
+
 const round = $("round");
 if (round) {
   const id = round.dataset.round;
