@@ -251,10 +251,6 @@ def _store(settings):
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from kiosk.web.app import create_app
-
     settings = _settings(record_mode="server" if args.server_mic else None,
                          input_device=args.input_device)
     if not _loopback(args.host):
@@ -267,11 +263,19 @@ def serve(args: argparse.Namespace) -> int:
     store = _store(settings)
     if settings.retention_days:
         store.purge(settings.retention_days)
+    from kiosk.web.state import Kiosk
+
+    kiosk = Kiosk(settings, store)
+    kiosk.load_in_background(args.model)  # the model loads while the web framework imports
+    import uvicorn
+
+    from kiosk.web.app import create_app
+
     where = "localhost" if _loopback(args.host) else args.host
     print(f"Kiosk on http://{where}:{args.port}/ (trainer pages: /trainer); data in {settings.data_dir}. "
           "Ctrl+C stops it.", file=sys.stderr)
-    app = create_app(settings, store, model=args.model)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(kiosk, args.model), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
     return 0
 
 

@@ -104,7 +104,7 @@ def test_a_real_session_round_trips_with_its_measures_and_quotes(store, judged_s
     [summary] = store.sessions(trainee.id)
     assert (summary.turns, summary.final_anger) == (1, result.anger_curve[-1])
     [row] = store.export_turns()
-    assert row["trainee"] == "Ana" and "sofa" in row["transcript"].lower()
+    assert row["trainee"] == "Ana" and "depot" in row["transcript"].lower()
     # Deleting the trainee removes every row and the recording they opted to keep.
     assert store.delete_trainee(trainee.id) == 1
     assert not recording.exists()

@@ -11,6 +11,7 @@ from kiosk.settings import load_settings
 from kiosk.store import Store
 from kiosk.web import trainer
 from kiosk.web.app import create_app
+from kiosk.web.state import Kiosk
 from kiosk.web.auth import MAX_FAILURES, hash_pin
 
 PIN = "2468"
@@ -26,7 +27,7 @@ def make_client(tmp_path, engines, pin_hash, **env):
     values = {"KIOSK_DATA_DIR": str(tmp_path / "data"), "KIOSK_TRAINER_PIN_HASH": pin_hash, **env}
     settings = load_settings(env=values)
     store = Store.open(settings.database_url)
-    return TestClient(create_app(settings, store, engines=engines)), store, settings
+    return TestClient(create_app(Kiosk(settings, store, engines))), store, settings
 
 
 @pytest.fixture
@@ -224,7 +225,7 @@ def test_trainer_export_and_delete(kiosk, answer_wav):
 def test_a_model_that_cannot_load_is_reported_not_crashed(tmp_path):
     settings = load_settings(env={"KIOSK_DATA_DIR": str(tmp_path)})
     store = Store.open(settings.database_url)
-    with TestClient(create_app(settings, store, model=str(tmp_path / "no-model"))) as client:
+    with TestClient(create_app(Kiosk(settings, store), model=str(tmp_path / "no-model"))) as client:
         for _ in range(100):
             health = client.get("/healthz")
             if health.status_code != 503:

@@ -18,9 +18,8 @@ from fastapi.staticfiles import StaticFiles
 
 from audio.devices import DeviceError
 from kiosk.report import REPORT_CSS
-from kiosk.session import AnswerError, Engines
-from kiosk.settings import Settings
-from kiosk.store import Store, UnknownTrainee
+from kiosk.session import AnswerError
+from kiosk.store import UnknownTrainee
 from kiosk.web import practice, trainer
 from kiosk.web.answers import UploadError
 from kiosk.web.state import Kiosk, NotReady
@@ -44,15 +43,12 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(settings: Settings, store: Store, engines: Engines | None = None,
-               model: str | None = None) -> FastAPI:
-    """The app; with ``engines`` given (tests) nothing loads in the background."""
-    kiosk = Kiosk(settings, store, engines)
+def create_app(kiosk: Kiosk, model: str | None = None) -> FastAPI:
+    """The app around a kiosk's state; its engines load in the background unless already given."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if kiosk.engines is None:
-            kiosk.load_in_background(model)
+        kiosk.load_in_background(model)
         yield
         for token in list(kiosk.visits):  # shutting down: store how open sessions ended
             kiosk.end_visit(token)
