@@ -114,8 +114,11 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     page.click("#btn-calibrate")
     wait_state(page, "recording", timeout_s=5)
     wait_state(page, "scenarios")
-    page.click(".btn-filter[data-difficulty='1']")
+    page.click(".btn-filter[data-difficulty='1']")              # by difficulty…
     assert page.locator(".scenario-card").count() >= 2
+    page.click("#setting-filters button:has-text('Delivery')")  # …and by setting
+    metas = page.locator(".scenario-card .scenario-meta").all_inner_texts()
+    assert metas and all(m.startswith("delivery") and "★☆☆" in m for m in metas)
     shot(page, "03-choose-customer")
     page.click(".scenario-card[data-scenario='late-delivery']")
     wait_state(page, "speaking", timeout_s=10)

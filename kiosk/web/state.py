@@ -155,6 +155,13 @@ class Kiosk:
             with visit.lock:
                 self.save_ending(visit)
 
+    def end_visits_of(self, trainee_id: int) -> None:
+        """A trainee's data is being deleted: whoever is at the screen under that name is sent home."""
+        with self._lock:
+            tokens = [t for t, v in self.visits.items() if v.trainee.id == trainee_id]
+        for token in tokens:
+            self.end_visit(token)
+
     def expire_visits(self) -> None:
         limit = time.monotonic() - self.settings.idle_timeout_s - VISIT_GRACE_S
         with self._lock:

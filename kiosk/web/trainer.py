@@ -129,8 +129,7 @@ async def delete_trainee(request: Request, trainee_id: int,
     trainee = kiosk.store.trainee(trainee_id)
     if form.get("confirm") != "yes":
         raise HTTPException(400, "Tick the box to confirm that all of this trainee's practice should be deleted.")
-    for visit in [v for v in kiosk.visits.values() if v.trainee.id == trainee_id]:
-        kiosk.end_visit(visit.token)
+    kiosk.end_visits_of(trainee_id)
     kiosk.store.delete_trainee(trainee_id)
     return RedirectResponse(f"/trainer?deleted={slug(trainee.name)}", status_code=303)
 

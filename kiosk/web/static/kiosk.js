@@ -10,6 +10,7 @@ let config = null;
 let visit = null;          // the server's token for this trainee, or null
 let line = null;           // the customer's current line
 let difficulty = 0;
+let setting = "";          // "" = every setting
 let busy = 0;              // recording, judging or playing: the idle timer waits
 let idleTimer = null;
 let answerer = null;
@@ -98,6 +99,7 @@ async function loadConfig() {
   $("trainer-link").hidden = !config.trainer;
   $("keep-audio").checked = config.keep_audio_default;
   $("calibration-text").textContent = config.calibration_text;
+  renderSettings();
   renderScenarios();
 }
 
@@ -174,10 +176,34 @@ $("btn-skip-calibration").addEventListener("click", () => show("scenarios"));
 
 // --- Scenarios -------------------------------------------------------------------------------
 
+function filterButton(label, pressed, onPress) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "btn btn-filter";
+  b.textContent = label;
+  b.setAttribute("aria-pressed", String(pressed));
+  b.addEventListener("click", onPress);
+  return b;
+}
+
+// Where the customer is (delivery, returns desk, checkout…): one filter button per setting present.
+function renderSettings() {
+  const settings = [...new Set(config.scenarios.map((s) => s.setting))].sort();
+  $("setting-filters").replaceChildren(
+    ...["", ...settings].map((name) => filterButton(name ? name[0].toUpperCase() + name.slice(1) : "Anywhere",
+      name === setting, () => { setting = name; renderSettings(); renderScenarios(); })));
+}
+
 function renderScenarios() {
   const list = $("scenario-list");
   list.replaceChildren();
-  for (const s of config.scenarios.filter((x) => !difficulty || x.difficulty === difficulty)) {
+  const shown = config.scenarios.filter((x) => (!difficulty || x.difficulty === difficulty) && (!setting || x.setting === setting));
+  if (!shown.length) {
+    const p = document.createElement("p");
+    p.textContent = "No customer matches both choices: try another.";
+    list.append(p);
+  }
+  for (const s of shown) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "scenario-card";
@@ -194,10 +220,10 @@ function renderScenarios() {
   }
 }
 
-for (const f of document.querySelectorAll(".btn-filter")) {
+for (const f of document.querySelectorAll(".btn-filter[data-difficulty]")) {
   f.addEventListener("click", () => {
     difficulty = Number(f.dataset.difficulty);
-    for (const g of document.querySelectorAll(".btn-filter")) g.setAttribute("aria-pressed", String(g === f));
+    for (const g of document.querySelectorAll(".btn-filter[data-difficulty]")) g.setAttribute("aria-pressed", String(g === f));
     renderScenarios();
   });
 }
