@@ -55,7 +55,7 @@ def store(request, tmp_path):
         s = Store.open(url)
     yield s
     if request.param == "postgresql":  # one cluster for the run: leave it empty for the next test
-        from kiosk.store import metadata
+        from kiosk.store_schema import metadata
 
         metadata.drop_all(s.engine)
         with s.engine.begin() as c:
@@ -172,3 +172,25 @@ def test_sqlite_runs_in_wal_mode(tmp_path):
         assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
     s.close()
+
+
+def test_trainees_and_purge_commands(tmp_path):
+    from conftest import run_kiosk
+
+    env = {"KIOSK_DATA_DIR": str(tmp_path)}
+    s = Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}")
+    old, _ = s.find_or_create_trainee("Old Timer")
+    sid = s.start_session(old.id, "late-delivery", "The sofa")
+    s.finish_session(sid, {"ending": "resolved", "score": 70, "anger_curve": [3, 1], "tips": []})
+    with s.engine.begin() as c:
+        past = datetime.now(timezone.utc) - timedelta(days=100)
+        c.execute(text("UPDATE sessions SET started_at = :t"), {"t": past})
+        c.execute(text("UPDATE trainees SET last_seen_at = :t"), {"t": past})
+    s.close()
+    listed = run_kiosk("trainees", "--json", env=env)
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["name"] == "Old Timer"
+    kept = run_kiosk("purge", "--days", "365", env=env)
+    assert kept.returncode == 0 and "Purged 0 sessions" in kept.stdout
+    purged = run_kiosk("purge", "--days", "90", env=env)
+    assert purged.returncode == 0 and "Purged 1 sessions, 1 trainees" in purged.stdout
+    assert "Nobody has practised yet." in run_kiosk("trainees", env=env).stdout

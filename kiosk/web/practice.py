@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from analysis.delivery import CALM_WPM
 from kiosk.report import render_session_html, session_dict
-from kiosk.session import CALIBRATION_TEXT, CustomerLine, SessionResult, TurnRecord, measure_baseline
+from kiosk.session import (CALIBRATION_TEXT, AnswerError, CustomerLine, SessionResult, TurnRecord,
+                           measure_baseline)
 from kiosk.store import clean_name
 from kiosk.web.answers import recording_from_request
 from kiosk.web.state import MODEL_VOICE, Kiosk, Visit
@@ -90,8 +91,6 @@ async def calibrate(request: Request, token: str) -> dict:
     recording = await recording_from_request(request, kiosk.settings, visit)
 
     def measure():
-        from kiosk.session import AnswerError
-
         if not recording.has_speech:
             raise AnswerError("I didn't hear anything: please read the sentence out loud")
         return measure_baseline(recording.speech_clip(), engines)

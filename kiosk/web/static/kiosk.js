@@ -257,7 +257,7 @@ async function startPractice(id) {
     $("scenario-title").textContent = data.scenario.title;
     $("last-turn").hidden = true;
     $("btn-feedback").hidden = true;
-    $("btn-record").hidden = false;
+    $("talk-record").hidden = false;
     status("talk-status", "");
     show("talk");
     await sayLine(data.line);
@@ -289,7 +289,7 @@ $("btn-record").addEventListener("click", async () => {
   $("last-why").textContent = `The customer is ${moved}${r.reasons.length ? `: ${r.reasons.join("; ")}` : "."}`;
   $("last-turn").hidden = false;
   status("talk-status", data.finished ? "The conversation is over." : "");
-  if (data.finished) $("btn-record").hidden = true;
+  if (data.finished) $("talk-record").hidden = true;
   await sayLine(data.line);
   if (data.finished) { setState("finished"); $("btn-feedback").hidden = false; $("btn-feedback").focus(); }
   else { setState("your-turn"); status("talk-status", "Your turn again."); }
