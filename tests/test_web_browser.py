@@ -5,6 +5,7 @@ MediaRecorder, the WebM/Opus upload, VAD, Whisper and the analysis all run for r
 go to test-output/web/ (look at them: they are the UI a trainee sees).
 """
 
+import contextlib
 import csv
 import io
 import os
@@ -37,36 +38,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def serving(data: Path, **env: str):
     """`kiosk serve` as a user starts it, on a free port, with its own data folder."""
     port = _free_port()
-    data = tmp_path_factory.mktemp("kiosk-data")
     env = {**os.environ, "KIOSK_DATA_DIR": str(data), "KIOSK_TRAINER_PIN_HASH": hash_pin(PIN),
-           "KIOSK_IDLE_TIMEOUT_S": str(IDLE_S)}
-    log = open(data / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)], env=env,
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"kiosk serve exited: {(data / 'serve.log').read_text()}")
+           "KIOSK_IDLE_TIMEOUT_S": str(IDLE_S), **env}
+    log_path = data / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)], env=env,
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("kiosk serve did not become ready in 90 s")
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
-    assert "Traceback" not in (data / "serve.log").read_text()
+            while not _ready(base):
+                if proc.poll() is not None:
+                    pytest.fail(f"kiosk serve exited: {log_path.read_text()}")
+                if time.monotonic() > deadline:
+                    pytest.fail("kiosk serve did not become ready in 90 s")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    assert "Traceback" not in log_path.read_text()
+
+
+def _ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("kiosk-data")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +229,27 @@ def test_trainer_login_round_export_and_delete(server, browser):
     page.goto(f"{server}/trainer")
     assert page.url.endswith("/trainer/login")
     context.close()
+
+
+def test_a_kiosk_with_a_headset_on_the_machine_records_on_the_server(tmp_path, browser, alsa_device, answer_wav):
+    """--server-mic: the page only starts and shows the recording; the server's microphone hears
+    the answer (the ALSA file device of conftest plays the answer WAV as the microphone)."""
+    from audio.clip import load
+
+    alsa_device.feed(load(answer_wav))
+    with serving(tmp_path, KIOSK_RECORD_MODE="server") as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(base)
+        page.click("#btn-begin:not([disabled])")
+        page.keyboard.type("Headset user")
+        page.keyboard.press("Enter")                   # Enter on a keyboard submits the name
+        wait_state(page, "calibrate")
+        page.click("#btn-skip-calibration")
+        wait_state(page, "scenarios")
+        page.click(".scenario-card[data-scenario='late-delivery']")
+        wait_state(page, "your-turn", timeout_s=30)
+        page.click("#btn-record")
+        wait_state(page, "your-turn", "finished", timeout_s=60)
+        assert "depot" in page.inner_text("#last-said").lower()
+        shot(page, "14-server-microphone")
+        page.close()
