@@ -2,9 +2,11 @@
 
 import re
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from audio.clip import Clip, load, save_wav
 from kiosk.settings import load_settings
@@ -237,4 +239,21 @@ def test_a_model_that_cannot_load_is_reported_not_crashed(tmp_path):
         token = visit(client)
         r = client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
         assert r.status_code == 503 and "could not load its speech model" in r.json()["error"]
+    store.close()
+
+
+def test_a_long_running_kiosk_still_applies_the_retention_period(tmp_path, engines, pin_hash):
+    client, store, _ = make_client(tmp_path, engines, pin_hash, KIOSK_RETENTION_DAYS="30")
+    with client:
+        old, _ = store.find_or_create_trainee("Old")
+        sid = store.start_session(old.id, "late-delivery", "The sofa")
+        store.finish_session(sid, {"ending": "resolved", "score": 50, "anger_curve": [3, 1], "tips": []})
+        with store.engine.begin() as c:
+            c.execute(text("UPDATE sessions SET started_at = :t"),
+                      {"t": datetime.now(timezone.utc) - timedelta(days=31)})
+        visit(client, "First")
+        assert len(store.sessions()) == 1                       # purged at most once a day
+        client.app.state.kiosk.last_purge -= 25 * 3600         # a day has passed
+        visit(client, "Next")
+        assert store.sessions() == []
     store.close()

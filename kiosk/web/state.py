@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MODEL_VOICE = Voice(name="en-us+m3", rate_wpm=140, pitch=45)
 """The model answer's voice: calm, unhurried (140 wpm sits in the calm 120-150 range)."""
+PURGE_EVERY_S = 24 * 3600.0
+"""A kiosk that runs for months still applies the retention period: checked once a day."""
 VISIT_GRACE_S = 120.0
 """A visit whose page went away (closed tab, power cut) is ended this long after the idle timeout."""
 
@@ -87,6 +89,8 @@ class Kiosk:
         self.rounds: dict[int, Round] = {}
         self._lock = threading.Lock()
         self._loader: threading.Thread | None = None
+        self.last_purge = time.monotonic()
+        """`kiosk serve` purges at start; then again a day later, when someone next arrives."""
 
     # Start-up
 
@@ -137,6 +141,9 @@ class Kiosk:
         with self._lock:
             self.visits[visit.token] = visit
         self.expire_visits()
+        if self.settings.retention_days and time.monotonic() - self.last_purge > PURGE_EVERY_S:
+            self.last_purge = time.monotonic()
+            self.store.purge(self.settings.retention_days)
         return visit
 
     def visit(self, token: str) -> Visit | None:
