@@ -6,8 +6,9 @@ PIP := $(VENV)/bin/pip
 PYTHON ?= python3
 # Runtime: the TTS engine, PortAudio for sounddevice.
 APT_RUNTIME := espeak-ng libportaudio2
-# Tests only: sox builds test fixtures.
-APT_TEST := sox
+# Tests only: sox builds test fixtures; the web kiosk's browser tests drive Debian's Chromium
+# (Playwright never downloads a browser here); the storage tests start a throwaway PostgreSQL.
+APT_TEST := sox chromium postgresql
 
 export HF_HUB_OFFLINE ?= 1
 

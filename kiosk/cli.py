@@ -21,10 +21,12 @@ from scenarios.library import ScenarioNotFound
 from scenarios.toml_source import DataFileError
 from kiosk import commands
 from kiosk.console import UsageError
+from kiosk.errors import PinError, SettingsError, StoreError, UnknownTrainee
 from kiosk.session import AnswerError
 
 USER_ERRORS = (AudioError, DeviceError, ModelNotFoundError, ModelChecksumError, TTSError,
-               DataFileError, ScenarioNotFound, AnswerError, FileNotFoundError)
+               DataFileError, ScenarioNotFound, AnswerError, FileNotFoundError,
+               SettingsError, StoreError, UnknownTrainee, PinError)
 
 EPILOG = "Examples:\n  {}\n\nEverything runs offline; audio never leaves this machine."
 
@@ -97,6 +99,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "validate"])
     p.add_argument("dir", nargs="?", type=Path, help="folder to validate (default: all scenario folders)")
     p.add_argument("--json", action="store_true", help="print JSON (list)")
+
+    p = _add(sub, "serve", commands.serve,
+             "Run the touch-screen web kiosk and trainer pages (on this machine only, unless --host).",
+             "kiosk serve --port 8080")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 opens it to a workshop LAN)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--server-mic", action="store_true",
+                   help="record answers with this machine's microphone (a headset on the kiosk) instead of the browser's")
+    p.add_argument("--input-device", help="microphone for --server-mic (index or name, see `kiosk devices`)")
+    _model_arg(p)
+
+    p = _add(sub, "report", commands.report,
+             "Write a trainee's practice history as HTML and Markdown (charts included, opens offline).",
+             "kiosk report \"Ana Lopez\" --last 3 --out /tmp/ana")
+    p.add_argument("trainee", help="name or badge number, as typed at the kiosk")
+    p.add_argument("--last", type=int, default=5, help="sessions shown in full (default 5; all are listed)")
+    p.add_argument("--out", type=Path, help="output folder (default: ./kiosk-output/report-NAME-TIMESTAMP)")
+
+    p = _add(sub, "trainees", commands.trainees, "List the trainees in the kiosk's database.",
+             "kiosk trainees --json")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = _add(sub, "purge", commands.purge,
+             "Delete practice data older than the retention period (retention_days), recordings included.",
+             "kiosk purge --days 90")
+    p.add_argument("--days", type=int, help="purge sessions older than this many days (default: the setting)")
+
+    p = _add(sub, "set-pin", commands.set_pin,
+             "Set the trainer PIN (stored as a salted hash in the settings file).",
+             "kiosk set-pin")
+    p.add_argument("--stdin", action="store_true", help="read the PIN from standard input (for scripts)")
     return parser
 
 

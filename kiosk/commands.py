@@ -225,3 +225,113 @@ def scenarios(args: argparse.Namespace) -> int:
         print(problem)
     print(f"{len(good)} valid, {len({p.file for p in problems})} with problems", file=sys.stderr)
     return 1 if problems else 0
+
+
+# --- Web kiosk, history and trainer commands (issue 7) ---
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _settings(**overrides):
+    from kiosk.settings import load_settings
+
+    return load_settings(**overrides)
+
+
+def _store(settings):
+    from kiosk.store import Store
+
+    return Store.open(settings.database_url)
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = _settings(record_mode="server" if args.server_mic else None,
+                         input_device=args.input_device)
+    if not _loopback(args.host):
+        print(f"warning: serving on {args.host}: anyone on this network can open the kiosk. Trainer pages "
+              "need the PIN; audio and transcripts stay on this machine. Browsers only allow the microphone "
+              "on http://localhost or HTTPS, so other devices need --server-mic (this machine records).",
+              file=sys.stderr)
+    if settings.record_mode == "server":
+        require("input", _device(settings.input_device or None))
+    store = _store(settings)
+    if settings.retention_days:
+        store.purge(settings.retention_days)
+    from kiosk.web.state import Kiosk
+
+    kiosk = Kiosk(settings, store)
+    kiosk.load_in_background(args.model)  # the model loads while the web framework imports
+    import uvicorn
+
+    from kiosk.web.app import create_app
+
+    where = "localhost" if _loopback(args.host) else args.host
+    print(f"Kiosk on http://{where}:{args.port}/ (trainer pages: /trainer); data in {settings.data_dir}. "
+          "Ctrl+C stops it.", file=sys.stderr)
+    uvicorn.run(create_app(kiosk, args.model), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from kiosk.history import load_history, slug, write_history
+
+    settings = _settings()
+    history = load_history(_store(settings), args.trainee, last=args.last)
+    out_dir = args.out or default_out(f"report-{slug(history.trainee.name)}")
+    html, md = write_history(history, out_dir)
+    print(f"Report on {history.trainee.name} ({len(history.summaries)} sessions) written to "
+          f"{out_dir}/ ({html.name}, {md.name})")
+    return 0
+
+
+def trainees(args: argparse.Namespace) -> int:
+    rows = _store(_settings()).roster()
+    if args.json:
+        print_json([{"name": r.trainee.name, "sessions": r.sessions, "mean_score": r.mean_score,
+                     "last_practice": r.last_practice_at.isoformat() if r.last_practice_at else None,
+                     "calibrated": r.trainee.baseline is not None} for r in rows])
+        return 0
+    for r in rows:
+        last = f"{r.last_practice_at:%Y-%m-%d}" if r.last_practice_at else "never"
+        mean = "–" if r.mean_score is None else f"{r.mean_score:.0f}"
+        print(f"{r.trainee.name:<30} {r.sessions:>3} sessions  mean {mean:>3}  last {last}")
+    if not rows:
+        print("Nobody has practised yet.")
+    return 0
+
+
+def purge(args: argparse.Namespace) -> int:
+    settings = _settings()
+    days = settings.retention_days if args.days is None else args.days
+    if days <= 0:
+        print("Retention is off (retention_days = 0): nothing purged. Give --days N to purge anyway.")
+        return 0
+    done = _store(settings).purge(days)
+    print(f"Purged {done.sessions} sessions, {done.trainees} trainees and {done.audio_files} recordings "
+          f"older than {days} days.")
+    return 0
+
+
+def set_pin(args: argparse.Namespace) -> int:
+    import getpass
+
+    from kiosk.settings import settings_path, write_setting
+    from kiosk.errors import PinError
+    from kiosk.web.auth import check_pin_format, hash_pin
+
+    if args.stdin:
+        pin = check_pin_format(sys.stdin.readline())
+    else:
+        pin = check_pin_format(getpass.getpass("New trainer PIN (4-12 digits): "))
+        if getpass.getpass("Once more: ").strip() != pin:
+            raise PinError("the two PINs differ")
+    path = write_setting(settings_path(), "trainer_pin_hash", hash_pin(pin))
+    print(f"Trainer PIN saved (hashed) in {path}; restart `kiosk serve` to use it.")
+    return 0

@@ -1,13 +1,29 @@
-"""Session reports as JSON (for machines) and Markdown (for people), written atomically."""
+"""Session reports as JSON (for machines), Markdown and HTML (for people), written atomically.
+
+Reports are rendered from the session's JSON form (``SessionResult.to_dict()``, which is also
+what the store keeps), so a report written at the end of a session and one rebuilt months later
+from the database are the same report. HTML goes through Jinja2 with autoescaping: a trainee's
+name or a transcript can never become markup. Charts are inline SVG (kiosk.plots).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader
+from markupsafe import Markup
+
+from analysis.delivery import CALM_WPM, HIGHER_ST, LOUDER_DB, Baseline
+from kiosk import plots
 from kiosk.session import SessionResult
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+REPORT_CSS = TEMPLATES_DIR / "report.css"
 
 GUIDE_TITLES = {
     "000": "How to handle a difficult customer situation (six steps, worked cases)",
@@ -16,6 +32,10 @@ GUIDE_TITLES = {
     "003": "How to defuse a situation with a difficult customer (12 steps)",
     "004": "Handling difficult customers: interview framing",
 }
+ENDINGS = {"resolved": "Resolved: the customer accepted your offer",
+           "escalated": "Escalated to a supervisor or security",
+           "walked_out": "The customer walked out",
+           None: "Stopped before the end"}
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -32,58 +52,143 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def _fmt(value: object, unit: str = "") -> str:
-    if value is None:
+def session_dict(result: SessionResult | dict, baseline: Baseline | dict | None = None) -> dict:
+    """The JSON form of a session, with the calm baseline it was judged against (for the charts)."""
+    data = result.to_dict() if isinstance(result, SessionResult) else dict(result)
+    if baseline is not None:
+        data["baseline"] = baseline.to_dict() if isinstance(baseline, Baseline) else baseline
+    return data
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def turn_charts(turn: dict, baseline: dict | None) -> dict[str, Markup]:
+    """Pitch and loudness over the answer against the calm band, and pace against the calm range.
+
+    The bands are the thresholds the delivery verdicts use (analysis.delivery), so the picture
+    and the verdict cannot disagree.
+    """
+    d = turn.get("delivery") or {}
+    times = d.get("contour_times_s") or []
+    f0_ref = _number((baseline or {}).get("median_f0_hz"))
+    level_ref = _number((baseline or {}).get("level_db"))
+    f0_band = (f0_ref * 2 ** (-HIGHER_ST / 12), f0_ref * 2 ** (HIGHER_ST / 12)) if f0_ref else None
+    level_band = (level_ref - LOUDER_DB, level_ref + LOUDER_DB) if level_ref is not None else None
+    return {
+        "pitch": plots.contour_chart(times, d.get("f0_contour_hz") or [], what="pitch", unit="Hz",
+                                     band=f0_band, reference=f0_ref),
+        "level": plots.contour_chart(times, d.get("level_contour_db") or [], what="loudness", unit="dBFS",
+                                     band=level_band, reference=level_ref),
+        "rate": plots.rate_chart(_number(d.get("wpm")), CALM_WPM, _number((baseline or {}).get("wpm"))),
+    }
+
+
+def guide_title(source: str) -> str:
+    return GUIDE_TITLES.get(str(source), f"guide {source}")
+
+
+def _fmt(value: object, unit: str = "", nd: int = 1) -> str:
+    number = _number(value)
+    if number is None:
         return "n/a"
-    if isinstance(value, float):
-        return f"{value:.1f}{unit}"
-    return f"{value}{unit}"
+    return f"{number:.{nd}f}{unit}" if isinstance(value, float) else f"{value}{unit}"
 
 
-def render_markdown(result: SessionResult) -> str:
-    out = [f"# Practice report: {result.scenario_title}", "",
-           f"- Scenario: `{result.scenario_id}`",
-           f"- Ending: **{result.ending or 'stopped early'}**",
-           f"- Content score: **{result.score}/100**",
-           f"- Customer anger: {' → '.join(str(a) for a in result.anger_curve)} (0 calm, 4 furious)", ""]
-    out += ["## Tips", ""]
-    if not result.tips:
+@lru_cache(maxsize=4)
+def environment(*extra_dirs: Path) -> Environment:
+    """Jinja2 with autoescaping on everything; unknown fields render empty rather than crash
+    (other engineers add fields to the results while the reports stay put)."""
+    env = Environment(loader=FileSystemLoader([*map(str, extra_dirs), str(TEMPLATES_DIR)]),
+                      autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=ChainableUndefined)
+    env.globals.update(turn_charts=turn_charts, anger_chart=plots.anger_chart,
+                       progress_chart=plots.progress_chart, guide_title=guide_title, endings=ENDINGS,
+                       fmt=_fmt)
+    env.filters["words"] = lambda s: str(s).replace("_", " ")
+    return env
+
+
+def render_session_html(session: dict, audio: dict | None = None) -> Markup:
+    """The session as an HTML fragment (the kiosk's feedback screen, a trainer's session page).
+
+    ``audio`` may map "answers" to a list of URLs per turn and "model" to the model answer's URL.
+    """
+    return Markup(environment().get_template("_session.html").render(s=session, audio=audio or {}))
+
+
+def render_page_html(title: str, body: Markup) -> str:
+    """A standalone page: styles inlined, nothing fetched, so it opens offline from any folder."""
+    return environment().get_template("report_page.html").render(
+        title=title, body=body, css=Markup(REPORT_CSS.read_text(encoding="utf-8")))
+
+
+def render_markdown(session: SessionResult | dict, level: int = 1) -> str:
+    s = session_dict(session)
+    h = "#" * level
+    out = [f"{h} Practice report: {s.get('scenario_title', '')}", "",
+           f"- Scenario: `{s.get('scenario_id', '')}`",
+           f"- Ending: **{s.get('ending') or 'stopped early'}**",
+           f"- Content score: **{s.get('score', 0)}/100**",
+           f"- Customer anger: {' → '.join(str(a) for a in s.get('anger_curve', []))} (0 calm, 4 furious)"]
+    if s.get("trainee"):
+        out.insert(2, f"- Trainee: {s['trainee'].get('name', '')}")
+    if s.get("started_at"):
+        out.insert(2, f"- Started: {s['started_at']}")
+    out += ["", f"{h}# Tips", ""]
+    if not s.get("tips"):
         out.append("Nothing to fix this time: well done.")
-    for n, tip in enumerate(result.tips, 1):
-        out.append(f"{n}. {tip.text} *(guide {tip.source})*")
-    for turn in result.turns:
-        a, d = turn.analysis, turn.analysis.delivery
-        out += ["", f"## Turn {turn.index + 1}", "",
-                f"**Customer** (anger {turn.customer.anger}): {turn.customer.text}", "",
-                f"**You**: {a.transcript.text}", "",
-                "| measure | value |", "| --- | --- |",
-                f"| speaking rate | {_fmt(d.wpm, ' wpm')} |",
-                f"| median pitch | {_fmt(d.median_f0_hz, ' Hz')} |",
-                f"| level | {_fmt(d.level_db, ' dBFS')} |",
-                f"| pauses | {d.pause_count} ({_fmt(d.pause_total_s, ' s')}) |",
-                f"| fillers | {', '.join(d.fillers) or 'none'} |"]
-        for v in (d.speak_slowly, d.lower_voice):
-            if v is not None:
-                out.append(f"| {v.id.replace('_', ' ')} | {v.status.replace('_', ' ')}: {v.detail} |")
-        out += ["", f"Content score {a.content.score}/100:", ""]
-        for f in a.content.items:
-            quote = f" — “{f.evidence[0].quote}”" if f.evidence else ""
-            out.append(f"- {'✔' if f.hit else '✘'} {f.id} ({f.points:g}/{f.max_points:g}, guide {f.source}){quote}")
-        for f in a.content.penalties:
-            if f.hit:
-                out.append(f"- ⚠ {f.id} ({f.points:g}, guide {f.source}) — “{f.evidence[0].quote}”")
-        r = turn.reaction
-        out += ["", f"**Customer reacts** (anger {r.anger_before} → {r.anger_after}): {r.line}"]
-        if r.reasons:
-            out.append(f"*Why: {'; '.join(r.reasons)}*")
-    out += ["", "## Guides cited", ""]
-    cited = sorted({t.source for t in result.tips} | {f.source for t in result.turns
-                                                          for f in t.analysis.content.items})
-    out += [f"- {g}: {GUIDE_TITLES.get(g, g)}" for g in cited]
+    for n, tip in enumerate(s.get("tips", []), 1):
+        quote = tip.get("quote")
+        quoted = f" (you said “{quote}”)" if quote and quote not in tip.get("text", "") else ""
+        out.append(f"{n}. {tip.get('text', '')}{quoted} *(guide {tip.get('source', '?')})*")
+    for turn in s.get("turns", []):
+        out += _turn_markdown(turn, h)
+    out += ["", f"{h}# Guides cited", ""]
+    cited = sorted({str(t.get("source")) for t in s.get("tips", [])}
+                   | {str(f.get("source")) for t in s.get("turns", [])
+                      for f in (t.get("content") or {}).get("items", [])})
+    out += [f"- {g}: {guide_title(g)}" for g in cited]
     return "\n".join(out) + "\n"
 
 
-def write_reports(result: SessionResult, out_dir: Path) -> tuple[Path, Path]:
+def _turn_markdown(turn: dict, h: str) -> list[str]:
+    d, content = turn.get("delivery") or {}, turn.get("content") or {}
+    customer = turn.get("customer") or {}
+    out = ["", f"{h}# Turn {turn.get('index', 0) + 1}", "",
+           f"**Customer** (anger {customer.get('anger', '?')}): {customer.get('text', '')}", "",
+           f"**You**: {(turn.get('transcript') or {}).get('text', '')}", "",
+           "| measure | value |", "| --- | --- |",
+           f"| speaking rate | {_fmt(d.get('wpm'), ' wpm')} |",
+           f"| median pitch | {_fmt(d.get('median_f0_hz'), ' Hz')} |",
+           f"| level | {_fmt(d.get('level_db'), ' dBFS')} |",
+           f"| pauses | {d.get('pause_count', 0)} ({_fmt(d.get('pause_total_s'), ' s')}) |",
+           f"| fillers | {', '.join(d.get('fillers') or []) or 'none'} |"]
+    for key in ("speak_slowly", "lower_voice"):
+        v = d.get(key)
+        if v:
+            out.append(f"| {key.replace('_', ' ')} | {v.get('status', '').replace('_', ' ')}: {v.get('detail', '')} |")
+    out += ["", f"Content score {content.get('score', 0)}/100:", ""]
+    for f in content.get("items", []):
+        quote = f" — “{f['evidence'][0]['quote']}”" if f.get("evidence") else ""
+        out.append(f"- {'✔' if f.get('hit') else '✘'} {f.get('id')} ({f.get('points', 0):g}/"
+                   f"{f.get('max_points', 0):g}, guide {f.get('source')}){quote}")
+    for f in content.get("penalties", []):
+        if f.get("hit"):
+            quote = f" — “{f['evidence'][0]['quote']}”" if f.get("evidence") else ""
+            out.append(f"- ⚠ {f.get('id')} ({f.get('points', 0):g}, guide {f.get('source')}){quote}")
+    r = turn.get("reaction") or {}
+    out += ["", f"**Customer reacts** (anger {r.get('anger_before')} → {r.get('anger_after')}): {r.get('line', '')}"]
+    if r.get("reasons"):
+        out.append(f"*Why: {'; '.join(r['reasons'])}*")
+    return out
+
+
+def write_reports(result: SessionResult, out_dir: Path, baseline: Baseline | None = None) -> tuple[Path, Path]:
+    """report.json, report.md and report.html in ``out_dir``; returns the JSON and Markdown paths."""
+    data = session_dict(result, baseline)
     json_path = write_text_atomic(out_dir / "report.json", json.dumps(result.to_dict(), indent=2) + "\n")
-    md_path = write_text_atomic(out_dir / "report.md", render_markdown(result))
+    md_path = write_text_atomic(out_dir / "report.md", render_markdown(data))
+    write_text_atomic(out_dir / "report.html", render_page_html(
+        f"Practice report: {data.get('scenario_title', '')}", render_session_html(data)))
     return json_path, md_path

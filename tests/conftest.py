@@ -106,3 +106,35 @@ def espeak(text: str, path: Path, rate_wpm: int = 150, pitch: int = 50, amplitud
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate_wpm), "-p", str(pitch), "-a", str(amplitude),
                     "-w", str(path), text], check=True, capture_output=True)
     return load(path)
+
+
+# --- Web kiosk, storage and reports (issue 7) ---
+
+GOOD_ANSWER = ("I'm so sorry, that is really frustrating. Let me check with the depot now. I can book the "
+               "first slot tomorrow, or refund the delivery charge.")
+"""A calm, helpful answer to the late-delivery customer (apology, empathy, options); 68/100."""
+
+
+@pytest.fixture(scope="session")
+def answer_wav(tmp_path_factory) -> Path:
+    """GOOD_ANSWER spoken by espeak-ng, with silence either side as a microphone would catch it."""
+    folder = tmp_path_factory.mktemp("answer")
+    speech = espeak(GOOD_ANSWER, folder / "raw.wav", rate_wpm=160, pitch=40, voice="en-us+m3")
+    from audio.clip import save_wav
+
+    return save_wav(Clip.silence(0.5).concat(speech.resampled(16000), Clip.silence(2.5)), folder / "answer.wav")
+
+
+@pytest.fixture(scope="session")
+def judged_session(engines, answer_wav):
+    """One real late-delivery session, judged by the real engine: (SessionResult, Baseline)."""
+    from audio.capture import record_answer
+    from audio.source import chunks_from_clip
+    from kiosk.session import PracticeSession, measure_baseline
+    from scenarios.library import load_library
+
+    clip = load(answer_wav)
+    baseline = measure_baseline(clip, engines)
+    session = PracticeSession(load_library().get("late-delivery"), engines, baseline)
+    session.answer(record_answer(chunks_from_clip(clip)))
+    return session.result(), baseline

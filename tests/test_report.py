@@ -1,0 +1,120 @@
+"""Reports: a real judged session as Markdown and HTML (inline SVG charts), escaping, the trainee
+history written by `kiosk report`, and the CSV export."""
+
+import copy
+import csv
+import io
+import json
+import re
+
+from conftest import run_kiosk
+from kiosk.history import export_csv, load_history, render_history_markdown, render_history_page
+from kiosk.plots import anger_chart, contour_chart, rate_chart
+from kiosk.report import render_markdown, render_page_html, render_session_html, session_dict, write_reports
+from kiosk.store import Store
+
+XSS = "<script>alert('x')</script>"
+
+
+def test_session_report_has_tips_charts_and_quotes(judged_session, tmp_path):
+    result, baseline = judged_session
+    json_path, md_path = write_reports(result, tmp_path, baseline)
+    html = (tmp_path / "report.html").read_text()
+    md = md_path.read_text()
+    report = json.loads(json_path.read_text())
+    # Every tip of the result, with its guide, in both formats; never more than three.
+    assert 1 <= len(result.tips) <= 3
+    for tip in result.tips:
+        assert f"guide {tip.source}" in md
+        assert f"Guide {tip.source}:" in html
+    # The trainee's words are quoted where they earned points.
+    turn = result.turns[0]
+    hits = [f for f in turn.analysis.content.items if f.hit]
+    assert hits and all(f"“{f.evidence[0].quote}”" in md for f in hits)
+    # Pitch and loudness against the calm band, pace against 120-150 wpm, the anger curve.
+    assert html.count('class="chart contour"') == 2 and html.count('class="calm-band"') >= 3
+    assert 'class="chart rate"' in html and 'class="chart anger"' in html
+    assert "calm is 120 to 150" in html
+    # Charts describe themselves in words, with the numbers of this answer.
+    assert f"{round(turn.analysis.delivery.wpm)} words per minute" in html
+    curve = ", then ".join(str(a) for a in result.anger_curve)
+    assert f"0 calm to 4 furious: {curve}." in html
+    # Standalone: styles inlined, nothing fetched from anywhere.
+    assert "<style>" in html and not re.search(r'(src|href)="(https?:)?//', html)
+    assert report["scenario_id"] == "late-delivery"
+
+
+def test_names_and_transcripts_are_escaped_everywhere(judged_session):
+    result, baseline = judged_session
+    data = copy.deepcopy(session_dict(result, baseline))
+    data["trainee"] = {"name": XSS}
+    data["turns"][0]["transcript"]["text"] = f"I said {XSS} and <b>meant</b> it"
+    data["tips"][0]["quote"] = "<img src=x onerror=alert(1)>"
+    html = render_page_html(XSS, render_session_html(data))
+    assert "<script>" not in html and "<img" not in html and "<b>meant" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;meant&lt;/b&gt;" in html
+
+
+def test_charts_show_gaps_bands_and_missing_baselines():
+    times = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55]
+    f0 = [100.0, 104.0, None, None, 150.0, 152.0]  # a pause, then a raised voice
+    svg = contour_chart(times, f0, what="pitch", unit="Hz", band=(89.1, 112.2), reference=100.0)
+    assert svg.count("<polyline") == 2                  # the unvoiced gap is not bridged
+    assert "50 % of the answer above your calm range" in svg
+    bare = contour_chart(times, f0, what="pitch", unit="Hz", band=None, reference=None)
+    assert "calm-band" not in bare and "no calm baseline" in bare
+    assert "No pitch could be measured" in contour_chart(times, [None] * 6, what="pitch", unit="Hz",
+                                                         band=None, reference=None)
+    assert "could not be measured" in rate_chart(None, (120.0, 150.0))
+    assert anger_chart([3, 2, 1]).count('class="marker"') == 3
+
+
+def test_kiosk_report_writes_a_trainees_history(judged_session, tmp_path):
+    result, baseline = judged_session
+    data_dir = tmp_path / "data"
+    store = Store.open(f"sqlite:///{data_dir / 'kiosk.db'}")
+    ana, _ = store.find_or_create_trainee(f"Ana {XSS}")
+    store.set_baseline(ana.id, baseline)
+    for _ in range(2):
+        sid = store.start_session(ana.id, result.scenario_id, result.scenario_title, baseline)
+        store.add_turn(sid, result.turns[0].to_dict())
+        store.finish_session(sid, result.to_dict())
+    history = load_history(store, f"ana {XSS}")
+    assert len(history.summaries) == 2 and len(history.progress) == 2
+    page = render_history_page(history)
+    assert "<script>alert" not in page and 'class="chart progress"' in page
+    assert render_history_markdown(history).count("## Practice report") == 2
+    store.close()
+
+    out = tmp_path / "out"
+    env = {"KIOSK_DATA_DIR": str(data_dir)}
+    done = run_kiosk("report", f"ana {XSS}", "--last", "1", "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    html, md = (out / "report.html").read_text(), (out / "report.md").read_text()
+    assert html.count('class="report-session"') == 1 and md.count("## Practice report") == 1
+    assert result.turns[0].analysis.transcript.text in md
+    missing = run_kiosk("report", "Nobody", env=env)
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no trainee called 'Nobody'")
+    assert missing.stderr.count("\n") == 1
+
+
+def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path):
+    result, _ = judged_session
+    store = Store.open(f"sqlite:///{tmp_path / 'k.db'}")
+    t, _ = store.find_or_create_trainee("=HYPERLINK(\"http://x\")")
+    sid = store.start_session(t.id, result.scenario_id, result.scenario_title)
+    store.add_turn(sid, result.turns[0].to_dict())
+    rows = list(csv.DictReader(io.StringIO(export_csv(store))))
+    assert len(rows) == 1
+    assert rows[0]["trainee"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["transcript"] == result.turns[0].analysis.transcript.text
+    assert float(rows[0]["wpm"]) == result.turns[0].analysis.delivery.wpm
+    assert rows[0]["speak_slowly"] == result.turns[0].analysis.delivery.speak_slowly.status
+    store.close()
+
+
+def test_markdown_of_a_session_without_answers_or_tips():
+    md = render_markdown({"scenario_id": "x", "scenario_title": "X", "ending": None, "score": 0,
+                          "anger_curve": [3], "tips": [], "turns": []})
+    assert "stopped early" in md and "Nothing to fix" in md

@@ -1,0 +1,196 @@
+"""kiosk.store against a real SQLite file and a real PostgreSQL (a throwaway cluster per test run)."""
+
+import glob
+import json
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from kiosk.store import SCHEMA_VERSION, Purged, Store, StoreError, UnknownTrainee, clean_name, normalise_url
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL cluster on a unix socket in a temp dir (initdb + pg_ctl, about 1 s)."""
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL binaries absent (Debian package postgresql; `make test` installs it)")
+    root = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and _is_root() else []
+    if as_postgres:
+        shutil.chown(root, "postgres")
+    subprocess.run([*as_postgres, bin_dir / "initdb", "-D", root / "data", "-U", "postgres", "-A", "trust",
+                    "-E", "UTF8", "--no-locale", "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", root / "data", "-w", "-l", root / "log", "-o",
+                    f"-k {root} -p 5499 -c listen_addresses='' -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql://postgres@/postgres?host={root}&port=5499"
+    subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop"],
+                   capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store.open(f"sqlite:///{tmp_path / 'data' / 'kiosk.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        s = Store.open(url)
+    yield s
+    if request.param == "postgresql":  # one cluster for the run: leave it empty for the next test
+        from kiosk.store_schema import metadata
+
+        metadata.drop_all(s.engine)
+        with s.engine.begin() as c:
+            c.execute(text("DROP TABLE IF EXISTS kiosk_meta"))
+    s.close()
+
+
+def test_names_and_badges_match_whatever_the_case_and_spacing(store):
+    ana, new = store.find_or_create_trainee("  Ana   López ")
+    assert new and ana.name == "Ana López"
+    again, new = store.find_or_create_trainee("ana lópez")
+    assert not new and again.id == ana.id
+    badge, new = store.find_or_create_trainee("10442")
+    assert new and badge.id != ana.id
+    assert [r.trainee.name for r in store.roster()] == ["10442", "Ana López"]
+    with pytest.raises(ValueError, match="too long"):
+        clean_name("x" * 41)
+    with pytest.raises(ValueError, match="enter your name"):
+        clean_name("   ")
+
+
+def test_a_real_session_round_trips_with_its_measures_and_quotes(store, judged_session, tmp_path):
+    result, baseline = judged_session
+    trainee, _ = store.find_or_create_trainee("Ana")
+    store.set_baseline(trainee.id, baseline)
+    assert store.trainee(trainee.id).baseline == baseline
+    session_id = store.start_session(trainee.id, result.scenario_id, result.scenario_title, baseline)
+    recording = tmp_path / "turn0.wav"
+    recording.write_bytes(b"RIFF")
+    store.add_turn(session_id, result.turns[0].to_dict(), str(recording))
+    # Stored before the end: an abandoned session is still in the history, with a running score.
+    partial = store.session_report(session_id)
+    assert partial["ending"] is None and partial["score"] == result.turns[0].analysis.content.score
+    assert partial["anger_curve"] == list(result.anger_curve)
+    store.finish_session(session_id, result.to_dict())
+    report = store.session_report(session_id)
+    expected = json.loads(json.dumps(result.to_dict()))  # what a JSON round trip of the result gives
+    assert report["ending"] == expected["ending"] and report["score"] == expected["score"]
+    assert report["tips"] == expected["tips"]
+    turn = report["turns"][0]
+    assert turn["transcript"] == expected["turns"][0]["transcript"]
+    assert turn["delivery"]["f0_contour_hz"] == expected["turns"][0]["delivery"]["f0_contour_hz"]
+    assert turn["content"] == expected["turns"][0]["content"]
+    assert "audio_path" not in turn["customer"] and turn["audio_kept"]
+    assert report["baseline"] == baseline.to_dict() and report["trainee"]["name"] == "Ana"
+    [summary] = store.sessions(trainee.id)
+    assert (summary.turns, summary.final_anger) == (1, result.anger_curve[-1])
+    [row] = store.export_turns()
+    assert row["trainee"] == "Ana" and "depot" in row["transcript"].lower()
+    # Deleting the trainee removes every row and the recording they opted to keep.
+    assert store.delete_trainee(trainee.id) == 1
+    assert not recording.exists()
+    assert store.roster() == [] and list(store.export_turns()) == []
+    with pytest.raises(KeyError):
+        store.session_report(session_id)
+    with pytest.raises(UnknownTrainee):
+        store.delete_trainee(trainee.id)
+
+
+def test_results_per_scenario(store):
+    for name, score, ending in (("A", 80, "resolved"), ("B", 40, "walked_out"), ("A", 60, "resolved")):
+        t, _ = store.find_or_create_trainee(name)
+        sid = store.start_session(t.id, "late-delivery", "The sofa")
+        store.finish_session(sid, {"ending": ending, "score": score, "anger_curve": [3, 1], "tips": []})
+    t, _ = store.find_or_create_trainee("C")
+    store.start_session(t.id, "faulty-kettle", "Kettle")  # never answered: not a result
+    [stats] = store.scenario_stats()
+    assert (stats.scenario_id, stats.sessions, stats.trainees, stats.mean_score, stats.resolved) == \
+        ("late-delivery", 3, 2, 60.0, 2)
+
+
+def test_retention_purges_old_sessions_and_forgotten_trainees(store, tmp_path):
+    old, _ = store.find_or_create_trainee("Old")
+    sid = store.start_session(old.id, "late-delivery", "The sofa")
+    recording = tmp_path / "old.wav"
+    recording.write_bytes(b"RIFF")
+    store.add_turn(sid, {"index": 0, "customer": {"text": "Where is it?"}, "transcript": {"text": "sorry"},
+                         "content": {"score": 50}, "reaction": {"anger_before": 3, "anger_after": 2}},
+                   str(recording))
+    recent, _ = store.find_or_create_trainee("Recent")
+    store.start_session(recent.id, "late-delivery", "The sofa")
+    assert store.purge(30) == Purged(0, 0, 0) and recording.exists()
+    assert store.purge(30, now=datetime.now(timezone.utc) + timedelta(days=29)).sessions == 0
+    with store.engine.begin() as c:  # "Old" practised 40 days ago
+        c.execute(text("UPDATE sessions SET started_at = :t WHERE id = :i"),
+                  {"t": datetime.now(timezone.utc) - timedelta(days=40), "i": sid})
+        c.execute(text("UPDATE trainees SET last_seen_at = :t WHERE id = :i"),
+                  {"t": datetime.now(timezone.utc) - timedelta(days=40), "i": old.id})
+    assert store.purge(30) == Purged(1, 1, 1)
+    assert not recording.exists()
+    assert [r.trainee.name for r in store.roster()] == ["Recent"]
+
+
+def test_a_database_of_another_schema_version_is_refused(store):
+    url = store.engine.url.render_as_string(hide_password=False)
+    assert store.schema_version == SCHEMA_VERSION
+    with store.engine.begin() as c:
+        c.execute(text("UPDATE kiosk_meta SET value = '99' WHERE key = 'schema_version'"))
+    with pytest.raises(StoreError, match=f"schema version 99, this kiosk needs {SCHEMA_VERSION}"):
+        Store.open(url)
+
+
+def test_unreachable_or_unknown_databases_are_one_clear_line(tmp_path):
+    with pytest.raises(StoreError, match=r"cannot open the database postgresql\+psycopg://kiosk:\*\*\*@"):
+        Store.open(f"postgresql://kiosk:secret@/kiosk?host={tmp_path}&port=1")
+    with pytest.raises(StoreError, match="cannot use the database"):
+        Store.open("nosuchdb://x")
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    s = Store.open(f"sqlite:///{tmp_path / 'k.db'}")
+    with s.engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    s.close()
+
+
+def test_trainees_and_purge_commands(tmp_path):
+    from conftest import run_kiosk
+
+    env = {"KIOSK_DATA_DIR": str(tmp_path)}
+    s = Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}")
+    old, _ = s.find_or_create_trainee("Old Timer")
+    sid = s.start_session(old.id, "late-delivery", "The sofa")
+    s.finish_session(sid, {"ending": "resolved", "score": 70, "anger_curve": [3, 1], "tips": []})
+    with s.engine.begin() as c:
+        past = datetime.now(timezone.utc) - timedelta(days=100)
+        c.execute(text("UPDATE sessions SET started_at = :t"), {"t": past})
+        c.execute(text("UPDATE trainees SET last_seen_at = :t"), {"t": past})
+    s.close()
+    listed = run_kiosk("trainees", "--json", env=env)
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["name"] == "Old Timer"
+    kept = run_kiosk("purge", "--days", "365", env=env)
+    assert kept.returncode == 0 and "Purged 0 sessions" in kept.stdout
+    purged = run_kiosk("purge", "--days", "90", env=env)
+    assert purged.returncode == 0 and "Purged 1 sessions, 1 trainees" in purged.stdout
+    assert "Nobody has practised yet." in run_kiosk("trainees", env=env).stdout

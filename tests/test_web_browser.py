@@ -1,0 +1,255 @@
+"""The web kiosk in a real Chromium (Debian's, driven by Playwright) against a real `kiosk serve`.
+
+Chromium's fake media flags make the page's microphone hear the answer WAV, so getUserMedia,
+MediaRecorder, the WebM/Opus upload, VAD, Whisper and the analysis all run for real. Screenshots
+go to test-output/web/ (look at them: they are the UI a trainee sees).
+"""
+
+import contextlib
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from kiosk.web.auth import hash_pin
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-output" / "web"
+PIN = "2468"
+IDLE_S = 8
+NAME = "Ana <b>"
+"""Typed partly on the keypad, partly on a keyboard; the markup must stay text everywhere."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(data: Path, **env: str):
+    """`kiosk serve` as a user starts it, on a free port, with its own data folder."""
+    port = _free_port()
+    env = {**os.environ, "KIOSK_DATA_DIR": str(data), "KIOSK_TRAINER_PIN_HASH": hash_pin(PIN),
+           "KIOSK_IDLE_TIMEOUT_S": str(IDLE_S), **env}
+    log_path = data / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)], env=env,
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        try:
+            while not _ready(base):
+                if proc.poll() is not None:
+                    pytest.fail(f"kiosk serve exited: {log_path.read_text()}")
+                if time.monotonic() > deadline:
+                    pytest.fail("kiosk serve did not become ready in 90 s")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    assert "Traceback" not in log_path.read_text()
+
+
+def _ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("kiosk-data")) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser(answer_wav):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            # %noloop: each recording hears the answer once, then silence (as if the trainee stopped).
+            f"--use-file-for-fake-audio-capture={answer_wav}%noloop",
+            "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+def shot(page, name: str, full: bool = False) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+
+
+def wait_state(page, *states: str, timeout_s: float = 60) -> str:
+    selector = ", ".join(f"body[data-state={s}]" for s in states)
+    page.wait_for_selector(selector, state="attached", timeout=timeout_s * 1000)
+    return page.get_attribute("body", "data-state")
+
+
+def test_a_trainee_practises_on_the_touch_screen(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server)
+    page.click("#btn-begin:not([disabled])")
+    for key in "ANA":
+        page.click(f"#screen-name .key[data-key='{key}']")
+    page.keyboard.type(" <b>")                       # a keyboard works too
+    assert page.inner_text("#name-display") == NAME
+    shot(page, "01-name-keypad")
+    page.click("#btn-name-ok")
+    wait_state(page, "calibrate")
+    assert "opening hours" in page.inner_text("#calibration-text")
+    shot(page, "02-calibration")
+    page.click("#btn-calibrate")
+    wait_state(page, "recording", timeout_s=5)
+    wait_state(page, "scenarios")
+    page.click(".btn-filter[data-difficulty='1']")              # by difficulty…
+    assert page.locator(".scenario-card").count() >= 2
+    page.click("#setting-filters button:has-text('Delivery')")  # …and by setting
+    metas = page.locator(".scenario-card .scenario-meta").all_inner_texts()
+    assert metas and all(m.startswith("delivery") and "★☆☆" in m for m in metas)
+    shot(page, "03-choose-customer")
+    page.click(".scenario-card[data-scenario='late-delivery']")
+    wait_state(page, "speaking", timeout_s=10)
+    assert "sofa" in page.inner_text("#caption")           # captions of what the customer says
+    assert page.get_attribute("#anger-meter", "data-anger") == "3"
+    assert page.get_attribute("#player", "src").endswith("/lines/0.wav")
+    wait_state(page, "your-turn", timeout_s=30)             # after the line has played
+    shot(page, "04-customer-speaks")
+    for turn in range(4):
+        page.click("#btn-record")
+        wait_state(page, "recording", timeout_s=5)
+        levels = []
+        for _ in range(40):                                  # the live meter follows the voice
+            levels.append(page.get_attribute("#meter", "style") or "")
+            if "width: 0%" not in levels[-1] and levels[-1]:
+                break
+            time.sleep(0.1)
+        assert "width: 0%" not in levels[-1], levels[-5:]
+        if turn == 0:
+            shot(page, "05-answering")
+        state = wait_state(page, "your-turn", "finished", timeout_s=60)
+        assert "depot" in page.inner_text("#last-said").lower()
+        if state == "finished":
+            break
+    assert state == "finished", "a calm, helpful answer should settle the customer within four turns"
+    shot(page, "06-customer-reacts")
+    page.click("#btn-feedback")
+    wait_state(page, "feedback")
+    tips = page.locator("#feedback .tip")
+    assert 1 <= tips.count() <= 3
+    for i in range(tips.count()):
+        assert "Guide 0" in tips.nth(i).locator(".cite").inner_text()
+    assert page.locator("#feedback svg.chart.contour").count() >= 2
+    assert page.locator("#feedback svg.chart.anger").count() == 1
+    assert page.locator("#feedback svg.chart.rate").count() >= 1
+    page.click("#feedback button.play:has-text('Replay your answer')")
+    assert page.get_attribute("#player", "src").endswith("/answers/0.wav")
+    page.click("#feedback button.play:has-text('model answer')")
+    assert page.get_attribute("#player", "src").endswith("/model.wav")
+    shot(page, "07-feedback", full=True)
+    page.set_viewport_size({"width": 1366, "height": 768})  # a laptop: no sideways scrolling
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "08-feedback-laptop")
+    # Walk away: the idle timeout returns to the start and clears the trainee from view.
+    wait_state(page, "start", timeout_s=IDLE_S + 10)
+    assert "Ana" not in page.inner_text("body")
+    assert page.inner_html("#feedback") == "" and page.is_hidden("#who")
+    shot(page, "09-idle-reset")
+    assert errors == []
+
+
+def test_trainer_login_round_export_and_delete(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{server}/trainer/export.csv")
+    assert page.url.endswith("/trainer/login")               # no PIN, no data
+    for digit in PIN:
+        page.click(f".keypad [data-key='{digit}']")
+    shot(page, "10-trainer-pin")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/trainer")
+    roster = page.locator("table.roster a", has_text="Ana")
+    assert roster.inner_text() == NAME and roster.locator("b").count() == 0
+    shot(page, "11-roster")
+
+    # A workshop round: two trainees answer the same customer in turn on this device.
+    page.click("text=Workshop round")
+    page.click("button.scenario-card[value='late-delivery']")
+    page.wait_for_url("**/trainer/rounds/*")
+    assert "sofa" in page.inner_text("#round-caption")
+    for name in ("ZOE", "YAN"):
+        for key in name:
+            page.click(f".keypad [data-key='{key}']")
+        page.click("#round-record")
+        page.wait_for_selector("#round-status:has-text('scored')", timeout=60000)
+    header = page.locator("table.side-by-side thead th")
+    assert [header.nth(i).inner_text() for i in range(header.count())] == ["", "Zoe", "Yan"]
+    shot(page, "12-workshop-round", full=True)
+
+    with page.expect_download() as download:
+        page.click("text=Export CSV")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert {r["trainee"] for r in rows} == {NAME, "Zoe", "Yan"}
+
+    page.goto(f"{server}/trainer")
+    page.click("table.roster a:has-text('Ana')")
+    assert page.locator("svg.chart.progress").count() == 1
+    shot(page, "13-trainee", full=True)
+    page.check("input[name=confirm]")
+    page.click("text=Delete all data")
+    page.wait_for_url("**/trainer?deleted=*")
+    assert page.locator("table.roster a:has-text('Ana')").count() == 0
+    with page.expect_download() as download:
+        page.click("text=Export CSV")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert {r["trainee"] for r in rows} == {"Zoe", "Yan"}
+    # Left alone, the trainer page logs out: the next person at the kiosk sees no names.
+    page.wait_for_url(f"{server}/", timeout=(IDLE_S + 10) * 1000)
+    page.goto(f"{server}/trainer")
+    assert page.url.endswith("/trainer/login")
+    context.close()
+
+
+def test_a_kiosk_with_a_headset_on_the_machine_records_on_the_server(tmp_path, browser, alsa_device, answer_wav):
+    """--server-mic: the page only starts and shows the recording; the server's microphone hears
+    the answer (the ALSA file device of conftest plays the answer WAV as the microphone)."""
+    from audio.clip import load
+
+    alsa_device.feed(load(answer_wav))
+    with serving(tmp_path, KIOSK_RECORD_MODE="server") as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(base)
+        page.click("#btn-begin:not([disabled])")
+        page.keyboard.type("Headset user")
+        page.keyboard.press("Enter")                   # Enter on a keyboard submits the name
+        wait_state(page, "calibrate")
+        page.click("#btn-skip-calibration")
+        wait_state(page, "scenarios")
+        page.click(".scenario-card[data-scenario='late-delivery']")
+        wait_state(page, "your-turn", timeout_s=30)
+        page.click("#btn-record")
+        wait_state(page, "your-turn", "finished", timeout_s=60)
+        assert "depot" in page.inner_text("#last-said").lower()
+        shot(page, "14-server-microphone")
+        page.close()
