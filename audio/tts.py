@@ -1,4 +1,4 @@
-"""Text to speech with pyttsx3 over espeak-ng, cached on disk as 16 kHz WAV.
+"""Text to speech with pyttsx3's espeak-ng binding, cached on disk as 16 kHz WAV.
 
 The customer's anger must be *heard*: ``Voice.with_anger`` raises rate, pitch and volume with
 each level (tests/test_tts.py measures F0 and duration to prove it). Synthesis is ~10 ms per
@@ -8,20 +8,17 @@ serve the same files.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import hashlib
 import importlib.metadata
-import io
 import json
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from audio.clip import TARGET_RATE_HZ, AudioError, Clip, load, save_wav
+from audio.clip import TARGET_RATE_HZ, Clip, load, save_wav
 
 MAX_ANGER = 4
 
@@ -92,48 +89,53 @@ class Synthesizer:
         path = self.cache_path(text, voice)
         if path.is_file():
             return path
-        with tempfile.TemporaryDirectory(prefix="kiosk-tts-") as tmp:
-            raw = Path(tmp) / "raw.wav"
-            self._run_engine(text, voice, raw)
-            try:
-                clip = load(raw)  # resampled 22.05 -> 16 kHz on decode
-            except AudioError as exc:
-                raise TTSError(f"espeak-ng produced no usable audio for {text[:40]!r}") from exc
-        return save_wav(clip, path)
-
-    def _run_engine(self, text: str, voice: Voice, out: Path) -> None:
         with self._engine_lock:
-            try:
-                engine = _engine()
-                engine.setProperty("voice", voice.name)
-                engine.setProperty("rate", voice.rate_wpm)
-                engine.setProperty("pitch", voice.pitch)
-                engine.setProperty("volume", voice.volume)
-                # pyttsx3's espeak driver prints "Audio saved to ..." on stdout: keep it quiet.
-                with contextlib.redirect_stdout(io.StringIO()):
-                    engine.save_to_file(text, str(out))
-                    engine.runAndWait()
-            except (OSError, RuntimeError, ValueError) as exc:
-                raise TTSError(
-                    f"text-to-speech failed ({exc}); is espeak-ng installed (apt-get install espeak-ng)?"
-                ) from exc
-        if not out.is_file():
-            raise TTSError("text-to-speech produced no audio file; is espeak-ng installed?")
+            pcm, rate_hz = _espeak_engine().speak(text, voice)
+        if not pcm:
+            raise TTSError(f"espeak-ng produced no audio for {text[:40]!r}")
+        return save_wav(Clip.from_pcm16(pcm, rate_hz).resampled(TARGET_RATE_HZ), path)
+
+
+class _Espeak:
+    """espeak-ng through pyttsx3's ctypes binding, in espeak's *synchronous* mode.
+
+    pyttsx3's own engine loop runs espeak asynchronously, and its parameter changes go through
+    espeak's command queue: measured here (pyttsx3 2.99, espeak-ng 1.51), 20 of 40 lines came out
+    with the previous line's rate, and the first file after ``init`` was never written. In
+    synchronous mode parameters apply at once and ``Synth`` returns with all the audio, so the
+    same text and voice always give the same samples. espeak can be initialised once per process.
+    """
+
+    def __init__(self) -> None:
+        try:
+            from pyttsx3.drivers import _espeak, espeak as driver
+        except (ImportError, OSError) as exc:
+            raise TTSError(f"pyttsx3 or espeak-ng is missing ({exc}): install espeak-ng and pyttsx3") from exc
+        self._lib = _espeak
+        self.rate_hz = _espeak.Initialize(_espeak.AUDIO_OUTPUT_SYNCHRONOUS, 1000)
+        if self.rate_hz == -1:
+            raise TTSError("espeak-ng could not be initialised (apt-get install espeak-ng)")
+        driver.EspeakDriver._moduleInitialized = True   # nobody may re-initialise it asynchronously
+        self._pcm: list[bytes] = []
+        _espeak.SetSynthCallback(self._on_audio)
+
+    def _on_audio(self, wav, numsamples: int, events) -> int:
+        if numsamples > 0:
+            self._pcm.append(ctypes.string_at(wav, numsamples * 2))
+        return 0
+
+    def speak(self, text: str, voice: Voice) -> tuple[bytes, int]:
+        lib = self._lib
+        if lib.SetVoiceByName(voice.name.encode()) != 0:
+            raise TTSError(f"espeak-ng has no voice {voice.name!r} (see `espeak-ng --voices`)")
+        lib.SetParameter(lib.RATE, int(voice.rate_wpm), 0)
+        lib.SetParameter(lib.PITCH, int(voice.pitch), 0)
+        lib.SetParameter(lib.VOLUME, int(round(voice.volume * 100)), 0)
+        self._pcm = []
+        lib.Synth(text.encode("utf-8"), flags=lib.ENDPAUSE | lib.CHARS_UTF8)
+        return b"".join(self._pcm), self.rate_hz
 
 
 @functools.lru_cache(maxsize=1)
-def _engine():
-    """The process's pyttsx3 engine, warmed up.
-
-    On a fresh engine pyttsx3 queues commands and runs its end-of-loop before espeak's
-    asynchronous synthesis finishes, so the first file is silently never written (seen with
-    pyttsx3 2.99). One empty run leaves the engine idle, after which every command runs
-    immediately and ``runAndWait`` waits for the synthesis to end.
-    """
-    try:
-        import pyttsx3
-    except ImportError as exc:
-        raise TTSError("pyttsx3 is not installed") from exc
-    engine = pyttsx3.init("espeak")
-    engine.runAndWait()
-    return engine
+def _espeak_engine() -> _Espeak:
+    return _Espeak()
