@@ -149,7 +149,8 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
         if turn == 0:
             shot(page, "05-answering")
         state = wait_state(page, "your-turn", "finished", timeout_s=60)
-        assert "depot" in page.inner_text("#last-said").lower()
+        said = page.inner_text("#last-said").lower()      # through Opus and Whisper: robust words
+        assert "sorry" in said and "refund" in said
         if state == "finished":
             break
     assert state == "finished", "a calm, helpful answer should settle the customer within four turns"
@@ -165,8 +166,11 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     assert page.locator("#feedback svg.chart.rate").count() >= 1
     page.click("#feedback button.play:has-text('Replay your answer')")
     assert page.get_attribute("#player", "src").endswith("/answers/0.wav")
-    page.click("#feedback button.play:has-text('model answer')")
+    page.click("#feedback button.play:has-text('model answer')")   # replaces the replay
     assert page.get_attribute("#player", "src").endswith("/model.wav")
+    # Let the model answer finish now (it is ~20 s long): the idle timer waits for the sound.
+    page.wait_for_function("() => document.querySelector('#player').duration > 0")
+    page.evaluate("() => { const p = document.querySelector('#player'); p.currentTime = p.duration; }")
     shot(page, "07-feedback", full=True)
     page.set_viewport_size({"width": 1366, "height": 768})  # a laptop: no sideways scrolling
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
@@ -250,6 +254,7 @@ def test_a_kiosk_with_a_headset_on_the_machine_records_on_the_server(tmp_path, b
         wait_state(page, "your-turn", timeout_s=30)
         page.click("#btn-record")
         wait_state(page, "your-turn", "finished", timeout_s=60)
-        assert "depot" in page.inner_text("#last-said").lower()
+        said = page.inner_text("#last-said").lower()      # through Opus and Whisper: robust words
+        assert "sorry" in said and "refund" in said
         shot(page, "14-server-microphone")
         page.close()

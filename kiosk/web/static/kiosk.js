@@ -69,11 +69,21 @@ for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, armId
 
 // --- Audio ---------------------------------------------------------------------------------
 
+// The playback now holding the idle timer. A new play() replaces the old sound, so it must also
+// release the old one's hold: otherwise `busy` never returns to 0 and the kiosk never resets.
+let releasePlayback = null;
+
 function play(url) {
+  if (releasePlayback) releasePlayback();
   return withBusy(() => new Promise((resolve) => {
-    player.onended = player.onerror = () => resolve();
+    const release = () => {
+      if (releasePlayback === release) releasePlayback = null;
+      resolve();
+    };
+    releasePlayback = release;
+    player.onended = player.onerror = release;
     player.src = url;
-    player.play().catch(() => resolve());  // blocked autoplay: the caption is on screen anyway
+    player.play().catch(release);  // blocked autoplay: the caption is on screen anyway
   }));
 }
 
