@@ -218,12 +218,15 @@ def _scoring(src: TomlSource, rubric: Rubric, safety: bool, p: list[Problem]
     if not isinstance(weights, dict):
         p.append(src.problem("weights", "must be a table of item = multiplier"))
         weights = {}
+    good = {}
     for item, mult in weights.items():
         if item not in rubric.ids:
             p.append(src.problem(f"weights.{item}", f"unknown rubric item {item!r}"))
         elif isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 <= mult <= 5:
             p.append(src.problem(f"weights.{item}", "must be a number from 0 to 5"))
-    return focus, {k: float(v) for k, v in weights.items()}
+        else:
+            good[item] = float(mult)
+    return focus, good
 
 
 def parse_scenario(src: TomlSource, rubric: Rubric) -> Scenario:

@@ -45,13 +45,14 @@ class TomlSource:
     lines: dict[str, int]
     """Dotted key path ("persona.anger", "item.3.id") to its 1-based line."""
 
-    def line(self, dotted: str) -> int | None:
-        """The line of a key, or of its nearest enclosing table."""
+    def line(self, dotted: str) -> int:
+        """The line of a key, or of its nearest enclosing table; a missing top-level key is
+        reported at line 1, the top of the file where such keys are written."""
         while dotted:
             if dotted in self.lines:
                 return self.lines[dotted]
             dotted = dotted.rpartition(".")[0]
-        return None
+        return 1
 
     def problem(self, dotted: str, message: str) -> Problem:
         return Problem(str(self.path), self.line(dotted), dotted, message)
