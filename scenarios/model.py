@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from analysis.content import Rubric, ScoringContext
 from scenarios.rubric import GUIDES
-from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
+from scenarios.toml_source import DataFileError, Problem, TomlSource
 
 SETTINGS = ("store_counter", "returns_desk", "checkout", "phone", "delivery", "restaurant",
             "service_desk", "shop_floor")
@@ -247,7 +246,3 @@ def parse_scenario(src: TomlSource, rubric: Rubric) -> Scenario:
                     source=tuple(d["source"]), persona=persona, lines=lines, facts=facts,
                     focus=focus, model_answer=model_answer, safety=safety, weights=weights,
                     max_turns=d.get("max_turns", 4), path=str(src.path))
-
-
-def load_scenario(path: str | Path, rubric: Rubric) -> Scenario:
-    return parse_scenario(read_toml(Path(path)), rubric)
