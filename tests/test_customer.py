@@ -372,13 +372,14 @@ def test_spoken_conversation_is_resolved_and_the_voice_follows_the_anger(tmp_pat
 
 
 @pytest.mark.slow
-def test_spoken_rattled_provocation_angers_and_the_customer_gets_louder(tmp_path, engines, baseline):
+def test_spoken_rattled_provocation_angers_the_customer_until_they_walk_out(tmp_path, engines, baseline):
     from kiosk.session import PracticeSession
 
     scenario = LIBRARY.get("faulty-kettle")
     session = PracticeSession(scenario, engines, baseline)
     opening_voice = session.current_line.voice
-    record = session.answer(_spoken(tmp_path / "b1.wav", PROVOKE, **RATTLED))
+    rattled = _spoken(tmp_path / "b1.wav", PROVOKE, **RATTLED)
+    record = session.answer(rattled)
     assert record.analysis.delivery.speak_slowly.status == "needs_work"   # 230 vs 150 wpm
     assert record.reaction.anger_after > record.reaction.anger_before
     assert record.reaction.kind in {"repeat", "manager"}
@@ -386,6 +387,11 @@ def test_spoken_rattled_provocation_angers_and_the_customer_gets_louder(tmp_path
     louder = session.current_line.voice
     assert louder.volume > opening_voice.volume and louder.rate_wpm > opening_voice.rate_wpm
     assert session.current_line.kind == record.reaction.kind
+    while not session.finished:                                           # the same again
+        again = session.answer(rattled)
+        assert again.reaction.anger_after >= again.reaction.anger_before
+    assert session.result().ending == "walked_out" and len(session.turns) < scenario.max_turns
+    assert session.current_line.text == scenario.line("walkout")
 
 
 @pytest.mark.slow
