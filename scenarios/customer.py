@@ -160,10 +160,11 @@ def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tupl
     return delta, reasons
 
 
-def anger_change(scenario: Scenario, state: CustomerState, turn: TurnAnalysis) -> tuple[int, list[str]]:
+def _anger_change(scenario: Scenario, state: CustomerState, h: _Heard, delivery: DeliveryMeasures
+                  ) -> tuple[int, list[str]]:
     """How many levels anger moves for this answer (-MAX_STEP..MAX_STEP), and why."""
-    delta, reasons = _content_effect(scenario, state, _listen(turn))
-    voice_delta, voice_reasons = delivery_effect(turn.delivery)
+    delta, reasons = _content_effect(scenario, state, h)
+    voice_delta, voice_reasons = delivery_effect(delivery)
     if voice_delta < 0 and delta > 0:
         voice_delta, voice_reasons = 0, []  # a calm voice does not make up for ignoring or provoking
     return max(-MAX_STEP, min(MAX_STEP, delta + voice_delta)), reasons + voice_reasons
@@ -207,7 +208,7 @@ def react(scenario: Scenario, state: CustomerState, turn: TurnAnalysis) -> tuple
     if state.ending is not None:
         raise ValueError("the conversation has already ended")
     h = _listen(turn)
-    delta, reasons = anger_change(scenario, state, turn)
+    delta, reasons = _anger_change(scenario, state, h, turn.delivery)
     anger = max(0, min(MAX_ANGER, state.anger + delta))
     turn_no = state.turn + 1
     good_faith = not h.provoked and not scenario.safety
