@@ -52,10 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _add(sub, "demo", commands.demo,
-             "Run a scripted practice turn with synthesized voices (no microphone needed) and write a report.",
+             "Run a scripted practice conversation with synthesized voices (no microphone needed) and "
+             "write a report.",
              "kiosk demo --scenario late-delivery --out /tmp/demo")
     p.add_argument("--scenario", default="late-delivery", help="scenario id (default: late-delivery)")
-    p.add_argument("--answer", help="what the synthesized trainee says (default: the scenario's model answer)")
+    p.add_argument("--answer", action="append",
+                   help="what the synthesized trainee says, one turn per --answer (default: a stumble, "
+                        "then the scenario's model answer, then a positive close)")
     p.add_argument("--out", type=Path, help="output folder (default: ./kiosk-output/demo-TIMESTAMP)")
     _model_arg(p)
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from audio.capture import Outcome, level_dbfs, record_answer
@@ -15,7 +16,7 @@ from audio.source import chunks_from_clip
 from audio.tts import Voice
 from analysis.content import ScoringContext
 from analysis.delivery import Baseline
-from scenarios.library import load_library, validate_dir
+from scenarios.library import load_library, validate_folder
 from scenarios.rubric import load_rubric
 from kiosk.console import default_out, print_analysis, print_json, step
 from kiosk.report import write_reports
@@ -27,6 +28,14 @@ MAX_UNHEARD = 2
 
 DEMO_TRAINEE = Voice(name="en-us+m3", rate_wpm=150, pitch=45)
 """The demo trainee: a calm, slightly slow male voice, distinct from every customer voice."""
+DEMO_RATTLED = replace(DEMO_TRAINEE, rate_wpm=215, pitch=70)
+"""The same trainee caught off guard: faster and higher, so the customer reacts to the voice too."""
+
+DEMO_STUMBLE = "Look, I'm afraid there's nothing I can do about that."
+"""The demo's first answer: a stonewall, said in a rattled voice, so the anger curve rises first."""
+DEMO_CLOSE = ("Thank you for your patience while we sorted this out. I'll check in with you "
+              "tomorrow to make sure everything went smoothly.")
+"""The demo's answer once the customer has accepted: a positive close (guides 000, 003)."""
 
 
 def _engines(args: argparse.Namespace) -> Engines:
@@ -57,6 +66,19 @@ def _speech_through_pipeline(clip: Clip):
     return record_answer(chunks_from_clip(padded))
 
 
+def _demo_answer(session: PracticeSession, scripted: list[str]) -> tuple[str, Voice]:
+    """What the demo trainee says next: the --answer texts in order if given; otherwise a
+    stumble first, the scenario's model answer until the customer takes it, then a close."""
+    turn = len(session.turns)
+    if scripted:
+        return scripted[turn], DEMO_TRAINEE
+    if turn == 0:
+        return DEMO_STUMBLE, DEMO_RATTLED
+    if session.state.accepted:
+        return DEMO_CLOSE, DEMO_TRAINEE
+    return session.scenario.model_answer, DEMO_TRAINEE
+
+
 def demo(args: argparse.Namespace) -> int:
     library = load_library()
     scenario = library.get(args.scenario)
@@ -68,10 +90,13 @@ def demo(args: argparse.Namespace) -> int:
     session = PracticeSession(scenario, engines, calm)
     print(f"\nScenario: {scenario.title} ({scenario.setting}, difficulty {scenario.difficulty})")
     print(f"Customer {scenario.persona.name} (anger {session.current_line.anger}): {session.current_line.text}")
-    text = args.answer or scenario.model_answer
-    recording = _speech_through_pipeline(synth.synthesize(text, DEMO_TRAINEE))
-    record = session.answer(recording)
-    _print_turn(record)
+    scripted = args.answer or []
+    turns = len(scripted) or scenario.max_turns
+    while not session.finished and len(session.turns) < turns:
+        text, voice = _demo_answer(session, scripted)
+        print(f"\n--- Turn {len(session.turns) + 1}: the trainee answers ---")
+        record = session.answer(_speech_through_pipeline(synth.synthesize(text, voice)))
+        _print_turn(record)
     _print_result(session, out_dir)
     return 0
 
@@ -208,16 +233,19 @@ def scenarios(args: argparse.Namespace) -> int:
         library = load_library()
         if args.json:
             print_json([{"id": s.id, "title": s.title, "setting": s.setting, "difficulty": s.difficulty,
-                         "safety": s.safety, "source": list(s.source)} for s in library.sorted()])
+                         "anger": s.persona.anger, "safety": s.safety, "source": list(s.source),
+                         "focus": list(s.focus), "path": s.path} for s in library.sorted()])
         else:
             for s in library.sorted():
-                print(f"{s.id:<28} {s.setting:<14} {'*' * s.difficulty:<3} {s.title}")
+                safety = "  [safety]" if s.safety else ""
+                print(f"{s.id:<24} {s.setting:<13} {'*' * s.difficulty:<3} anger {s.persona.anger}  "
+                      f"{s.title}{safety}")
         for problem in library.problems:
             print(f"skipped: {problem}", file=sys.stderr)
         return 0
     rubric = load_rubric()
     if args.dir is not None:
-        good, problems = validate_dir(args.dir, rubric)
+        good, problems = validate_folder(args.dir, rubric)
     else:
         library = load_library(rubric=rubric)
         good, problems = list(library.scenarios.values()), list(library.problems)

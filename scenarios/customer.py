@@ -1,14 +1,35 @@
 """The customer: a small deterministic state machine driven by what and how the trainee answered.
 
-Anger (0 calm to 4 furious) moves with each answer. Content moves it (an apology, empathy and a
-real option calm; "calm down", blame or arguing inflame) and so does delivery (a trainee who
-speeds up or raises their voice makes it worse). The next line follows from the new state.
+Anger (0 calm to 4 furious) moves with each answer, by at most two levels. What was said moves
+it: feeling heard (an apology, empathy, the problem said back) and a way forward (options, a
+promise that can be kept, a supervisor) calm; "calm down", blame or arguing inflame and spoil the
+rest of the answer. How it was said moves it too (``delivery_effect``): a raised voice or a
+rushed pace against the trainee's own calm baseline angers, a calm, slow, low voice soothes
+(guide 003: "emotions are infectious").
+
+The next line follows from the new state, in this order (``_decide``):
+
+- safety scenario: security called -> the customer backs off (escalated); otherwise a threat,
+  until they storm off at the last turn;
+- the customer had accepted an option: a civil answer closes it (resolved), a provocation
+  withdraws the acceptance;
+- the trainee hands over to a supervisor without offering anything else -> escalated;
+- a way forward, anger at most ACCEPT_AT, and heard often enough -> they accept; the answer
+  after that closes the conversation, so every resolved conversation has at least two turns;
+- furious twice in a row -> they walk out;
+- stonewalled (no way forward twice running, or told "it's policy"/"nothing I can do") -> they
+  ask for a manager, once;
+- angrier, or not yet heard enough -> the complaint again; otherwise they say more.
+
+At the last turn an open conversation ends: resolved if the customer is calm and was offered
+something, walked out otherwise.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
+from analysis.delivery import DeliveryMeasures
 from analysis.turn import TurnAnalysis
 from scenarios.model import MAX_ANGER, Scenario
 
@@ -16,8 +37,21 @@ ENDINGS = ("resolved", "escalated", "walked_out")
 """resolved: the customer accepts; escalated: handed to a supervisor or security;
 walked_out: the customer leaves angry."""
 
-CALMING = ("apology", "empathy", "listen_acknowledge", "restate_problem")
-SOLVING = ("options", "keepable_promise", "supervisor", "lets_together")
+HEARD = ("listen_acknowledge", "restate_problem", "apology", "empathy", "open_question")
+"""Items that tell the customer they were listened to (guides 000, 003, 004)."""
+WAY_FORWARD = ("options", "keepable_promise", "lets_together", "supervisor")
+"""Items that give the customer something to hold on to (guides 000, 003)."""
+CLOSING = ("positive_close", "follow_up")
+"""Items that end a settled conversation well (guides 000, 003)."""
+STONEWALLING = ("hide_behind_policy", "dismiss")
+"""Penalties that make a customer ask for someone who can actually decide."""
+
+ACCEPT_AT = 2
+"""The customer takes an option only once their anger is at or below this."""
+MAX_STEP = 2
+"""Anger moves at most this many levels per answer: one answer rarely turns fury into calm."""
+STONEWALL_TURNS = 2
+"""Answers in a row without a way forward after which the customer asks for a manager."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +62,14 @@ class CustomerState:
     ending: str | None = None
     said: tuple[str, ...] = ()
     """Kinds of line already said, in order (for picking the next variant)."""
+    heard: int = 0
+    """Answers in which the customer felt heard."""
+    offered: bool = False
+    """A way forward has been offered at some point."""
+    accepted: bool = False
+    """The customer took an option; the next answer closes the conversation."""
+    stonewalled: int = 0
+    """Answers in a row without a way forward."""
 
 
 @dataclass(frozen=True)
@@ -45,70 +87,139 @@ class Reaction:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Heard:
+    """What the customer took from one answer's content."""
+
+    heard: tuple[str, ...]
+    way: tuple[str, ...]
+    closing: tuple[str, ...]
+    provoked: tuple[str, ...]
+    security: bool
+    supervisor_only: bool
+    """A supervisor offered with no option of the trainee's own: a hand-over."""
+
+
 def start(scenario: Scenario) -> tuple[CustomerState, str]:
     """The customer's state before the first answer, and their opening line."""
-    return CustomerState(scenario.persona.anger, said=("opening",)), scenario.line("opening")
+    return CustomerState(scenario.persona.anger, said=("opening",)), scenario.say("opening")
 
 
-def _hits(turn: TurnAnalysis, ids: tuple[str, ...]) -> list[str]:
-    return [i for i in ids if (f := turn.content.finding(i)) is not None and f.hit]
+def _hits(turn: TurnAnalysis, ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(i for i in ids if (f := turn.content.finding(i)) is not None and f.hit)
 
 
-def _anger_change(scenario: Scenario, turn: TurnAnalysis) -> tuple[int, list[str]]:
+def _listen(turn: TurnAnalysis) -> _Heard:
+    way = _hits(turn, WAY_FORWARD)
+    return _Heard(heard=_hits(turn, HEARD), way=way, closing=_hits(turn, CLOSING),
+                  provoked=tuple(f.id for f in turn.content.penalties if f.hit),
+                  security=bool(_hits(turn, ("security",))),
+                  supervisor_only="supervisor" in way and "options" not in way)
+
+
+def delivery_effect(delivery: DeliveryMeasures) -> tuple[int, list[str]]:
+    """How the customer hears the trainee's voice: +1 for a raised voice, +1 for a rushed pace,
+    -1 when both are judged calm against the trainee's baseline. Without a baseline the voice
+    verdict is "unknown", so there is no reward, only the pace penalty on absolute bands."""
     delta, reasons = 0, []
-    calming, solving = _hits(turn, CALMING), _hits(turn, SOLVING)
-    if calming:
-        delta -= 1
-        reasons.append(f"felt heard ({', '.join(calming)})")
-    if solving and not scenario.safety:
-        delta -= 1
-        reasons.append(f"got a way forward ({', '.join(solving)})")
-    penalties = [f.id for f in turn.content.penalties if f.hit]
-    if penalties:
-        delta += min(2, len(penalties))
-        reasons.append(f"was provoked ({', '.join(penalties)})")
-    for verdict, what in ((turn.delivery.lower_voice, "raised voice"),
-                          (turn.delivery.speak_slowly, "rushed pace")):
-        if verdict is not None and verdict.status == "needs_work":
-            delta += 1
-            reasons.append(f"reacted to your {what}")
-    if not turn.transcript.words:
+    voice, pace = delivery.lower_voice, delivery.speak_slowly
+    if voice is not None and voice.status == "needs_work":
         delta += 1
-        reasons.append("got no answer")
-    elif not calming and not solving:
+        reasons.append(f"reacted to your raised voice ({voice.detail})")
+    if pace is not None and pace.status == "needs_work":
+        delta += 1
+        reasons.append(f"reacted to your rushed pace ({pace.detail})")
+    if delta == 0 and voice is not None and pace is not None and voice.status == pace.status == "pass":
+        delta -= 1
+        reasons.append("was soothed by your calm, unhurried voice")
+    return delta, reasons
+
+
+def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tuple[int, list[str]]:
+    if h.provoked:
+        return min(2, len(h.provoked)), [f"was provoked ({', '.join(h.provoked)}), which spoiled the rest"]
+    if scenario.safety:
+        if h.security:
+            return 0, ["saw you stop arguing and call for help"]
+        return 1, ["is past reasoning: talking on only feeds it (call security)"]
+    delta, reasons = 0, []
+    if h.heard:
+        delta -= 1
+        reasons.append(f"felt heard ({', '.join(h.heard)})")
+    if h.way and (h.heard or state.heard or state.anger <= ACCEPT_AT):
+        delta -= 1
+        reasons.append(f"got a way forward ({', '.join(h.way)})")
+    elif h.way:
+        reasons.append("wanted to be heard before hearing solutions")
+    if state.accepted and h.closing:
+        delta -= 1
+        reasons.append(f"liked how you closed ({', '.join(h.closing)})")
+    if not (h.heard or h.way or state.accepted):
         delta += 1
         reasons.append("did not feel heard")
     return delta, reasons
 
 
+def _anger_change(scenario: Scenario, state: CustomerState, h: _Heard, delivery: DeliveryMeasures
+                  ) -> tuple[int, list[str]]:
+    """How many levels anger moves for this answer (-MAX_STEP..MAX_STEP), and why."""
+    delta, reasons = _content_effect(scenario, state, h)
+    voice_delta, voice_reasons = delivery_effect(delivery)
+    if voice_delta < 0 and delta > 0:
+        voice_delta, voice_reasons = 0, []  # a calm voice does not make up for ignoring or provoking
+    return max(-MAX_STEP, min(MAX_STEP, delta + voice_delta)), reasons + voice_reasons
+
+
+def _decide(scenario: Scenario, state: CustomerState, h: _Heard, anger: int, delta: int,
+            heard: int, stonewalled: int) -> tuple[str, str | None]:
+    """The kind of the next line and the ending, if this answer ends the conversation."""
+    furious_again = state.anger == anger == MAX_ANGER and state.turn >= 1
+    if scenario.safety:
+        if h.security:
+            return "handover", "escalated"
+        return ("walkout", "walked_out") if furious_again else ("threat", None)
+    if state.accepted:
+        return ("repeat", None) if delta > 0 or h.provoked else ("resolved", "resolved")
+    if h.supervisor_only and not h.provoked:
+        return "handover", "escalated"
+    if h.way and not h.provoked and anger <= ACCEPT_AT and heard >= scenario.persona.needs_heard:
+        return "accept", None
+    if furious_again:
+        return "walkout", "walked_out"
+    if ((stonewalled >= STONEWALL_TURNS or set(h.provoked) & set(STONEWALLING))
+            and "manager" not in state.said):
+        return "manager", None
+    if delta > 0 or heard < scenario.persona.needs_heard:
+        return "repeat", None
+    return "details", None
+
+
+def _last_word(kind: str, anger: int, offered: bool) -> tuple[str, str]:
+    """How an open conversation ends when the customer's patience (max_turns) runs out."""
+    if kind == "accept":
+        return "accept", "resolved"
+    if anger <= 1 and offered:
+        return "resolved", "resolved"
+    return "walkout", "walked_out"
+
+
 def react(scenario: Scenario, state: CustomerState, turn: TurnAnalysis) -> tuple[CustomerState, Reaction]:
-    """The customer's response to one answer."""
+    """The customer's response to one answer: the new state and what they say next."""
     if state.ending is not None:
         raise ValueError("the conversation has already ended")
-    delta, reasons = _anger_change(scenario, turn)
+    h = _listen(turn)
+    delta, reasons = _anger_change(scenario, state, h, turn.delivery)
     anger = max(0, min(MAX_ANGER, state.anger + delta))
     turn_no = state.turn + 1
-    ending, kind = None, None
-    if scenario.safety:
-        if _hits(turn, ("security",)):
-            ending, kind = "escalated", "resolved"
-        elif turn_no >= scenario.max_turns or anger >= MAX_ANGER:
-            ending, kind = "walked_out", "threat"
-        else:
-            kind = "threat"
-    elif _hits(turn, ("supervisor",)) and anger <= 2:
-        ending, kind = "escalated", "accept"
-    elif anger <= 1 and _hits(turn, SOLVING):
-        ending, kind = "resolved", "accept"
-    elif anger >= MAX_ANGER and state.anger >= MAX_ANGER:
-        ending, kind = "walked_out", "walkout"
-    elif turn_no >= scenario.max_turns:
-        ending, kind = ("resolved", "resolved") if anger <= 1 else ("walked_out", "walkout")
-    elif delta > 0:
-        kind = "manager" if "manager" in scenario.lines and anger >= 3 and "manager" not in state.said else "repeat"
-    else:
-        kind = "details"
-    index = state.said.count(kind)
-    line = scenario.line(kind, index) or scenario.line("repeat", index)
-    new_state = replace(state, anger=anger, turn=turn_no, ending=ending, said=(*state.said, kind))
+    good_faith = not h.provoked and not scenario.safety
+    heard = state.heard + bool(h.heard and good_faith)
+    offered = state.offered or bool(h.way and good_faith)
+    stonewalled = 0 if h.way and good_faith else state.stonewalled + 1
+    kind, ending = _decide(scenario, state, h, anger, delta, heard, stonewalled)
+    if ending is None and turn_no >= scenario.max_turns:
+        kind, ending = _last_word(kind, anger, offered)
+    line = scenario.say(kind, state.said.count(kind))
+    new_state = CustomerState(anger=anger, turn=turn_no, ending=ending, said=(*state.said, kind),
+                              heard=heard, offered=offered, accepted=kind == "accept",
+                              stonewalled=stonewalled)
     return new_state, Reaction(state.anger, anger, kind, line, ending, tuple(reasons))

@@ -59,6 +59,8 @@ def validate_dir(directory: Path, rubric: Rubric, seen: dict[str, str] | None = 
     if not directory.is_dir():
         return good, [Problem(str(directory), None, "folder", "not a folder of scenario files")]
     for path in sorted(directory.glob("*.toml")):
+        if path.name.startswith("."):
+            continue  # editor lock and backup files (.#name.toml), not the trainer's scenarios
         try:
             src = read_toml(path)
             scenario = parse_scenario(src, rubric)
@@ -71,6 +73,14 @@ def validate_dir(directory: Path, rubric: Rubric, seen: dict[str, str] | None = 
         seen[scenario.id] = str(path)
         good.append(scenario)
     return good, problems
+
+
+def validate_folder(directory: Path, rubric: Rubric) -> tuple[list[Scenario], list[Problem]]:
+    """A trainer's folder checked as the kiosk will load it: its ids may not repeat built-in ones."""
+    seen: dict[str, str] = {}
+    if directory.resolve() != BUILTIN_DIR.resolve():
+        seen = {s.id: s.path for s in validate_dir(BUILTIN_DIR, rubric)[0]}
+    return validate_dir(directory, rubric, seen)
 
 
 def load_library(extra_dirs: list[str | Path] | None = None, rubric: Rubric | None = None) -> Library:

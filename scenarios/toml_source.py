@@ -45,13 +45,14 @@ class TomlSource:
     lines: dict[str, int]
     """Dotted key path ("persona.anger", "item.3.id") to its 1-based line."""
 
-    def line(self, dotted: str) -> int | None:
-        """The line of a key, or of its nearest enclosing table."""
+    def line(self, dotted: str) -> int:
+        """The line of a key, or of its nearest enclosing table; a missing top-level key is
+        reported at line 1, the top of the file where such keys are written."""
         while dotted:
             if dotted in self.lines:
                 return self.lines[dotted]
             dotted = dotted.rpartition(".")[0]
-        return None
+        return 1
 
     def problem(self, dotted: str, message: str) -> Problem:
         return Problem(str(self.path), self.line(dotted), dotted, message)
@@ -60,7 +61,7 @@ class TomlSource:
 def read_toml(path: Path) -> TomlSource:
     """Parse a TOML file; a syntax error becomes a DataFileError with its line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is not an error
     except (OSError, UnicodeDecodeError) as exc:
         raise DataFileError([Problem(str(path), None, "file", f"cannot be read ({exc})")]) from exc
     try:
@@ -73,9 +74,27 @@ def read_toml(path: Path) -> TomlSource:
 
 
 def _key_lines(text: str) -> dict[str, int]:
+    """Line of every table, key and element of a multi-line array ("lines.repeat.1").
+
+    Lines inside multi-line strings are skipped, so a model answer that happens to contain
+    ``word =`` at the start of a line is not taken for a key.
+    """
     lines: dict[str, int] = {}
     table, counts = "", {}
+    array, depth, element = "", 0, 0
+    in_string = False
     for n, raw in enumerate(text.splitlines(), start=1):
+        was_in_string = in_string
+        in_string ^= (raw.count('"""') + raw.count("'''")) % 2 == 1
+        if was_in_string:
+            continue
+        if depth > 0:
+            strings, balance = _scan(raw)
+            for _ in range(strings):
+                lines.setdefault(f"{array}.{element}", n)
+                element += 1
+            depth += balance
+            continue
         header = _HEADER.match(raw)
         if header and not _KEY.match(raw):
             name = header.group(1).replace('"', "").replace("'", "").strip()
@@ -89,4 +108,29 @@ def _key_lines(text: str) -> dict[str, int]:
         if key:
             dotted = f"{table}.{key.group(1).strip(chr(34))}" if table else key.group(1).strip('"')
             lines.setdefault(dotted, n)
+            strings, depth = (0, 0) if in_string else _scan(raw[key.end():])
+            array, element = dotted, strings
     return lines
+
+
+def _scan(raw: str) -> tuple[int, int]:
+    """Quoted strings that start on this line, and open minus closed brackets outside them."""
+    strings = balance = 0
+    quote, escaped = "", False
+    for ch in raw:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote, strings = ch, strings + 1
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            balance += 1
+        elif ch in "]}":
+            balance -= 1
+    return strings, balance

@@ -9,25 +9,30 @@ from conftest import ROOT, run_kiosk, speech_file
 from kiosk.cli import build_parser
 
 
-def test_demo_runs_a_full_turn_and_writes_both_reports(tmp_path):
+def test_demo_runs_a_conversation_and_writes_both_reports(tmp_path):
     out = tmp_path / "demo"
     result = run_kiosk("demo", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "Loading the speech model" in result.stderr      # progress while the model loads
     assert f"Report written to {out}" in result.stdout
     report = json.loads((out / "report.json").read_text())
-    turn = report["turns"][0]
+    turns = report["turns"]
+    assert 2 <= len(turns) <= 4 and report["ending"] == "resolved"
+    curve = report["anger_curve"]
+    assert len(curve) == len(turns) + 1
+    assert curve[1] > curve[0] and curve[-1] < curve[0]    # the stumble angers, the rest calms
+    model = turns[1]                                        # the scenario's model answer
     # The synthesized model answer went through VAD + Whisper: its words came back.
-    assert "sorry" in turn["transcript"]["text"].lower()
-    assert turn["delivery"]["wpm"] > 80 and turn["delivery"]["median_f0_hz"] > 60
-    assert turn["delivery"]["speak_slowly"]["status"] in {"pass", "needs_work"}
-    hits = {f["id"] for f in turn["content"]["items"] if f["hit"]}
+    assert "sorry" in model["transcript"]["text"].lower()
+    assert model["delivery"]["wpm"] > 80 and model["delivery"]["median_f0_hz"] > 60
+    assert model["delivery"]["speak_slowly"]["status"] in {"pass", "needs_work"}
+    hits = {f["id"] for f in model["content"]["items"] if f["hit"]}
     assert {"apology", "options"} <= hits
-    for finding in turn["content"]["items"]:
+    for finding in model["content"]["items"]:
         if finding["hit"]:
             assert finding["evidence"][0]["quote"].strip()
+    assert model["reaction"]["kind"] == "accept" and turns[-1]["reaction"]["kind"] == "resolved"
     assert len(report["tips"]) <= 3
-    assert report["anger_curve"][-1] < report["anger_curve"][0]
     md = (out / "report.md").read_text()
     assert "# Practice report" in md and "## Tips" in md
 
