@@ -56,7 +56,7 @@ def _print_result(session: PracticeSession, out_dir: Path) -> None:
           f"anger {' -> '.join(map(str, result.anger_curve))}")
     for n, tip in enumerate(result.tips, 1):
         print(f"  tip {n}: {tip.text}")
-    json_path, md_path = write_reports(result, out_dir)
+    json_path, md_path = write_reports(result, out_dir, session.baseline)
     print(f"\nReport written to {out_dir}/ ({json_path.name}, {md_path.name})")
 
 
