@@ -169,7 +169,7 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
         f0_spread_st=_r(pitch.semitones(f0_p90, f0_p10)) if voiced.size else float("nan"),
         level_db=_r(level, 1),
         noise_floor_db=_r(floor, 1),
-        snr_db=_r(level - floor, 1),
+        snr_db=_r(loudness.snr_db(levels), 1),
         spectral_balance_db=_r(loudness.spectral_balance_db(clip, levels)),
         clipped=clipped_fraction > 0.001,
         clipped_fraction=_r(clipped_fraction, 5),
