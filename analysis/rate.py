@@ -141,3 +141,55 @@ def count_syllables(clip: Clip, voiced_times_s: np.ndarray) -> int:
         return 0
     gap = np.abs(nuclei[:, None] - voiced_times_s[None, :]).min(axis=1)
     return int(np.sum(gap <= VOICED_TOLERANCE_S))
+
+
+TREND_MIN_S = 6.0
+"""Shorter answers have no trend: each third must hold a couple of seconds of speech, so one
+fast phrase or one loud word cannot make a drift."""
+SPED_UP_RATIO = 1.25
+LOUDER_TREND_DB = 3.0
+TREND_PERCENTILE = 75
+"""The level of a third is the 75th percentile of its speech frames: the vowels' level, which
+the quiet edges of words do not drag down and one loud word (under a quarter of the frames of a
+third) cannot lift. Whisper's word times are too loose to pick the vowels out by word."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Last third of the answer against the first third."""
+
+    rate_ratio: float
+    """Words per second of speaking time (pauses excluded), last third over first third."""
+    level_change_db: float
+    """Level of the louder speech frames (75th percentile), last third minus first third."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Only the drifts guide 003 warns about; read speech naturally ends a few dB quieter."""
+        found = []
+        if self.rate_ratio > SPED_UP_RATIO:
+            found.append("sped_up")
+        if self.level_change_db > LOUDER_TREND_DB:
+            found.append("got_louder")
+        return tuple(found)
+
+
+def find_trend(transcript: Transcript, levels: FrameLevels) -> Trend | None:
+    """Did the pace or the level drift between the first and the last third of the speech?
+    Whole thirds and a percentile measure a sustained drift, not a single word."""
+    words = transcript.words
+    if not words or words[-1].end_s - words[0].start_s < TREND_MIN_S:
+        return None
+    start, end = words[0].start_s, words[-1].end_s
+    third = (end - start) / 3
+    spans = ((start, start + third), (end - third, end))
+    rates, loud = [], []
+    for a, b in spans:
+        n = sum(len(normalize(w.text)) for w in words if a <= (w.start_s + w.end_s) / 2 < b + 1e-9)
+        rates.append(n / max(b - a - find_pauses(levels, a, b).total_s, 0.5))
+        inside = (levels.times_s >= a) & (levels.times_s < b) & levels.speech
+        loud.append(float(np.percentile(levels.level_db[inside], TREND_PERCENTILE)) if inside.any() else float("nan"))
+    if rates[0] == 0:
+        return None
+    return Trend(round(rates[1] / rates[0], 2), round(loud[1] - loud[0], 1))
+
