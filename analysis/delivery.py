@@ -36,9 +36,6 @@ about 12 dB for speech in speech-shaped noise at a true 10 dB and about 8 dB at 
 CUSTOMER_RAISED_DB = 3.0
 CUSTOMER_RAISED_ST = 2.0
 """A customer line this much louder or higher than the customer's calm voice is a raised voice."""
-MIRROR_TOLERANCE_DB = 1.0
-MIRROR_TOLERANCE_ST = 0.5
-"""The trainee mirrors when their own rise comes within this of the customer's rise."""
 CONTOUR_STEP_S = 0.1
 """Resolution of the stored pitch and level contours (10 points a second is plenty to plot)."""
 
@@ -249,9 +246,8 @@ def judge(m: DeliveryMeasures, baseline: Baseline | None = None,
             balance = _r(m.spectral_balance_db - baseline.spectral_balance_db)
     judged = replace(m, f0_delta_st=f0_delta, level_delta_db=level_delta, rate_ratio=ratio,
                      balance_delta_db=balance)
-    return replace(judged, speak_slowly=_judge_rate(judged, baseline),
-                   lower_voice=_judge_voice(judged, baseline),
-                   mirroring=_judge_mirroring(judged, customer) if customer is not None else None)
+    judged = replace(judged, speak_slowly=_judge_rate(judged, baseline), lower_voice=_judge_voice(judged, baseline))
+    return replace(judged, mirroring=_judge_mirroring(judged, customer) if customer is not None else None)
 
 
 def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | None = None,
@@ -300,18 +296,14 @@ def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
 
 def _judge_mirroring(m: DeliveryMeasures, customer: CustomerVoice) -> Verdict:
     """Guide 003: emotions are infectious, and a calm, low voice matters most when the customer
-    is loud. Mirroring is the trainee's voice rising as far as the angry customer's did."""
+    is loud. Mirroring is a raised voice (the lower_voice verdict: level, pitch or effort over
+    the trainee's calm baseline) answering a customer whose own voice was raised."""
     tip = "Don't match the customer's volume: stay calm and low while they are loud (guide 003)."
     said = f"the customer was {customer.level_rise_db:+.1f} dB and {customer.f0_rise_st:+.1f} semitones above their calm voice"
     if not customer.raised:
         return Verdict("mirroring", "pass", f"{said}: not raised, nothing to mirror", tip)
-    if m.lower_voice is None or m.lower_voice.status == "unknown" or (
-            m.level_delta_db is None and m.f0_delta_st is None):
+    if m.lower_voice is None or m.lower_voice.status == "unknown":
         return Verdict("mirroring", "unknown", f"{said}; your own rise could not be measured", tip)
-    level_rise, f0_rise = m.level_delta_db, m.f0_delta_st
-    by_level = (customer.level_rise_db >= CUSTOMER_RAISED_DB and level_rise is not None
-                and level_rise >= customer.level_rise_db - MIRROR_TOLERANCE_DB)
-    by_pitch = (customer.f0_rise_st >= CUSTOMER_RAISED_ST and f0_rise is not None
-                and f0_rise >= customer.f0_rise_st - MIRROR_TOLERANCE_ST)
-    yours = f"you were {level_rise or 0:+.1f} dB and {f0_rise or 0:+.1f} semitones above yours"
-    return Verdict("mirroring", "needs_work" if by_level or by_pitch else "pass", f"{said}; {yours}", tip)
+    yours = f"you were {m.level_delta_db or 0:+.1f} dB and {m.f0_delta_st or 0:+.1f} semitones above yours"
+    return Verdict("mirroring", "needs_work" if m.lower_voice.status == "needs_work" else "pass",
+                   f"{said}; {yours}", tip)
