@@ -8,6 +8,7 @@ level, the level a P.56 meter would report.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from audio.clip import Clip, load
 from analysis import loudness
 
+ESPEAK_DATA = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data")
 NOISE_SOURCES = ("libri_2412-153948-0000.wav", "libri_1988-24833-0001.wav", "jfk.wav",
                  "ptdb_F01_sa1.wav", "ptdb_M01_sa1.wav")
 
@@ -46,3 +48,28 @@ def with_noise(clip: Clip, speech_dir: Path, name: str, snr_db: float) -> Clip:
 
 def scaled(clip: Clip, gain_db: float) -> Clip:
     return Clip((clip.samples * 10 ** (gain_db / 20)).astype(np.float32), clip.sample_rate_hz)
+
+
+def espeak_with_effort(folder: Path) -> Path:
+    """An espeak-ng data path (links to the system's) with one more variant, "effort", whose
+    "tone" equaliser tilts the spectrum up by about 10 dB above 1 kHz: espeak's amplitude is only
+    a gain, and shouting also flattens the voice's spectral tilt."""
+    root = folder / "espeak-ng-data"
+    (root / "voices" / "!v").mkdir(parents=True)
+    for entry in ESPEAK_DATA.iterdir():
+        if entry.name != "voices":
+            (root / entry.name).symlink_to(entry)
+    for entry in (ESPEAK_DATA / "voices").iterdir():
+        if entry.name != "!v":
+            (root / "voices" / entry.name).symlink_to(entry)
+    for entry in (ESPEAK_DATA / "voices" / "!v").iterdir():
+        (root / "voices" / "!v" / entry.name).symlink_to(entry)
+    (root / "voices" / "!v" / "effort").write_text("name effort\ntone 400 60 1200 140 2500 250 4000 250\n")
+    return folder
+
+
+def say(espeak_data: Path, path: Path, text: str, *args: str, variant: str = "") -> Clip:
+    """``text`` spoken by espeak-ng (en-us, optional variant such as "+effort") into ``path``."""
+    subprocess.run(["espeak-ng", f"--path={espeak_data}", "-v", "en-us" + variant, *args, "-w", str(path), text],
+                   check=True, capture_output=True)
+    return load(path)

@@ -10,7 +10,6 @@ of the spectral change published for shouted against normal speech.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,34 +20,15 @@ from analysis.delivery import analyze_delivery, customer_voice, measure
 from analysis import rate
 from scenarios import customer
 from tests.conftest import run_kiosk, speech_file
-from tests.speech_mix import scaled
+from tests.speech_mix import espeak_with_effort, say, scaled
 
 ANSWER = "I understand this is frustrating, let me check what happened with your order right now."
 CALIBRATION = "The quick brown fox jumps over the lazy dog near the quiet river bank this morning."
-ESPEAK_DATA = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data")
 
 
 @pytest.fixture(scope="module")
 def espeak_data(tmp_path_factory) -> Path:
-    """espeak-ng's data folder (linked) plus one "effort" variant with a rising spectral tilt."""
-    root = tmp_path_factory.mktemp("espeak") / "espeak-ng-data"
-    (root / "voices" / "!v").mkdir(parents=True)
-    for entry in ESPEAK_DATA.iterdir():
-        if entry.name != "voices":
-            (root / entry.name).symlink_to(entry)
-    for entry in (ESPEAK_DATA / "voices").iterdir():
-        if entry.name != "!v":
-            (root / "voices" / entry.name).symlink_to(entry)
-    for entry in (ESPEAK_DATA / "voices" / "!v").iterdir():
-        (root / "voices" / "!v" / entry.name).symlink_to(entry)
-    (root / "voices" / "!v" / "effort").write_text("name effort\ntone 400 60 1200 140 2500 250 4000 250\n")
-    return root.parent
-
-
-def say(espeak_data: Path, path: Path, text: str, *args: str, variant: str = "") -> Clip:
-    subprocess.run(["espeak-ng", f"--path={espeak_data}", "-v", "en-us" + variant, *args, "-w", str(path), text],
-                   check=True, capture_output=True)
-    return load(path)
+    return espeak_with_effort(tmp_path_factory.mktemp("espeak"))
 
 
 @pytest.fixture(scope="module")
