@@ -23,6 +23,11 @@ MIN_DIP_DB = 2.0
 """de Jong & Wempe: a nucleus must stand this far above the dip before the next peak."""
 VOICED_TOLERANCE_S = 0.01
 FILLER_WORDS = frozenset({"um", "uh", "erm", "er", "hmm", "mm", "ah", "uhm", "umm"})
+FILLER_PROMPT = "Umm, let me think like, hmm... Okay, here is what I am, like, thinking."
+"""Whisper prompt that keeps hesitations in the transcript. Whisper was trained on cleaned-up
+transcripts and drops "um" and "uh" unless its prompt shows them (tests/test_delivery_fillers.py);
+on fluent speech the prompt adds none. Pass it to ``Transcriber.transcribe(clip, prompt=...)``
+for answers whose fillers should be counted."""
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|s)?|[a-z']+")
 """A number (with thousands commas, decimals, an ordinal suffix) or a word."""
 
