@@ -263,8 +263,12 @@ def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
         detail = f"{m.wpm:.0f} words/min, {m.rate_ratio:.2f}x your calm pace of {baseline.wpm:.0f}"
         status = "needs_work" if m.rate_ratio > FASTER_RATIO or m.wpm > RUSHED_WPM + 20 else "pass"
     else:
-        detail = f"{m.wpm:.0f} words/min (calm is {CALM_WPM[0]:.0f}-{CALM_WPM[1]:.0f})"
+        detail = f"{m.wpm:.0f} words/min (calm is {CALM_WPM[0]:.0f}-{CALM_WPM[1]:.0f}"
+        detail += f"; under {HESITANT_WPM:.0f} sounds hesitant)" if m.wpm < HESITANT_WPM else ")"
         status = "needs_work" if m.wpm > RUSHED_WPM else "pass"
+    if "sped_up" in m.trend:
+        detail += f", and {m.rate_trend_ratio:.2f}x faster by the end than at the start"
+        status = "needs_work"
     return Verdict("speak_slowly", status, detail, tip)
 
 
@@ -276,10 +280,13 @@ def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
     if not math.isfinite(m.snr_db) or m.snr_db < MIN_SNR_DB:
         snr = f" (your voice was only {m.snr_db:.0f} dB above the room noise)" if math.isfinite(m.snr_db) else ""
         return Verdict("lower_voice", "unknown", f"too noisy to judge your volume{snr}", tip)
+    louder = f"{m.level_trend_db:+.1f} dB louder by the end than at the start" if "got_louder" in m.trend else ""
     if baseline is None:
+        if louder:
+            return Verdict("lower_voice", "needs_work", f"you got {louder}", tip)
         return Verdict("lower_voice", "unknown",
                        "no calm baseline yet: read the calibration sentence to judge your volume", tip)
-    parts, raised = [], False
+    parts, raised = ([louder], True) if louder else ([], False)
     if m.level_delta_db is not None:
         parts.append(f"{m.level_delta_db:+.1f} dB vs your calm level")
         raised |= m.level_delta_db > LOUDER_DB

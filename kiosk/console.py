@@ -50,7 +50,9 @@ def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout) -> None:
     print(f"  pace {_num(d.wpm, ' words/min')}, pitch {_num(d.median_f0_hz, ' Hz')}, "
           f"level {_num(d.level_db, ' dBFS', 1)}, {d.pause_count} pauses, "
           f"fillers: {', '.join(d.fillers) or 'none'}", file=out)
-    for v in (d.speak_slowly, d.lower_voice):
+    if d.trend:
+        print(f"  toward the end you {' and '.join(t.replace('_', ' ') for t in d.trend)}", file=out)
+    for v in (d.speak_slowly, d.lower_voice, d.mirroring):
         if v is not None:
             print(f"  {v.id.replace('_', ' ')}: {v.status.replace('_', ' ')} ({v.detail})", file=out)
     print(f"\nWhat you said: {a.content.score}/100", file=out)

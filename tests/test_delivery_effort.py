@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from audio.clip import Clip, load
-from analysis.delivery import analyze_delivery, customer_voice, measure
+from analysis.delivery import analyze_delivery, customer_voice, judge, measure
 from analysis import rate
 from scenarios import customer
 from tests.conftest import run_kiosk, speech_file
@@ -112,6 +112,7 @@ def test_speeding_up_toward_the_end_is_a_trend(espeak_data, tmp_path, transcribe
     assert measure(steady, transcriber.transcribe(steady)).trend == ()
     m = measure(rushed, transcriber.transcribe(rushed))
     assert "sped_up" in m.trend and m.rate_trend_ratio > 1.25
+    assert judge(m).speak_slowly.status == "needs_work" and "faster by the end" in judge(m).speak_slowly.detail
 
 
 def test_getting_louder_is_a_sustained_drift_not_one_loud_word(transcriber):
@@ -125,7 +126,10 @@ def test_getting_louder_is_a_sustained_drift_not_one_loud_word(transcriber):
     span = (t >= word.start_s) & (t <= word.end_s)
     one_word[span] *= 10 ** (10 / 20)
     assert measure(clip, transcript).trend == ()
-    assert "got_louder" in measure(louder, transcript).trend
+    got_louder = measure(louder, transcript)
+    assert "got_louder" in got_louder.trend
+    assert judge(got_louder).lower_voice.status == "needs_work"
+    assert judge(got_louder, measure(clip, transcript).as_baseline()).lower_voice.status == "needs_work"
     assert "got_louder" not in measure(Clip(one_word, clip.sample_rate_hz), transcript).trend
 
 
