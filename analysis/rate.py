@@ -17,6 +17,7 @@ from audio.clip import Clip
 from analysis.loudness import FrameLevels
 
 PAUSE_MIN_S = 0.25
+MIN_VOICE_S = 0.05
 SILENCE_DB = -25.0
 """de Jong & Wempe: intensity peaks less than 25 dB below the 99th percentile can be nuclei."""
 MIN_DIP_DB = 2.0
@@ -111,19 +112,30 @@ class Pauses:
 
 
 def find_pauses(levels: FrameLevels, start_s: float, end_s: float) -> Pauses:
-    """Silent stretches of at least 250 ms between ``start_s`` and ``end_s`` (speech span)."""
-    inside = (levels.times_s >= start_s) & (levels.times_s <= end_s)
-    silent = ~levels.speech & inside
-    runs, run = [], 0
-    for s in silent[inside]:
-        if s:
-            run += 1
-        elif run:
-            runs.append(run)
-            run = 0
-    step = float(np.median(np.diff(levels.times_s))) if levels.times_s.size > 1 else 0.01
-    lengths = [r * step for r in runs if r * step >= PAUSE_MIN_S]
+    """Silent stretches of at least 250 ms between ``start_s`` and ``end_s`` (speech span).
+    Blips of "speech" shorter than 50 ms (room noise or reverberation crossing the threshold) do
+    not split a pause: without this JFK's 1.1 s pause read as two short ones."""
+    if levels.times_s.size < 2:
+        return Pauses(0, 0.0, 0.0)
+    step = float(np.median(np.diff(levels.times_s)))
+    voice = levels.speech.copy()
+    for a, b in true_runs(voice):
+        if (b - a) * step < MIN_VOICE_S:
+            voice[a:b] = False
+    inside = np.flatnonzero((levels.times_s >= start_s) & (levels.times_s <= end_s))
+    if inside.size == 0:
+        return Pauses(0, 0.0, 0.0)
+    first, last = inside[0], inside[-1]
+    # Silence touching either end is Whisper's loose first or last word time, not a pause.
+    lengths = [(b - a) * step for a, b in true_runs(~voice[first:last + 1])
+               if (b - a) * step >= PAUSE_MIN_S and a > 0 and b < last + 1 - first]
     return Pauses(len(lengths), round(float(sum(lengths)), 3), round(float(max(lengths, default=0.0)), 3))
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the runs of True in ``mask``."""
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
 def count_syllables(clip: Clip, voiced_times_s: np.ndarray) -> int:

@@ -12,7 +12,7 @@ import csv
 import numpy as np
 import pytest
 
-from audio.clip import load
+from audio.clip import Clip, load
 from analysis import loudness, pitch
 from analysis.delivery import measure
 from tests.conftest import SHARED_SPEECH, speech_file
@@ -103,3 +103,38 @@ def test_twelve_decibels_quieter_changes_only_the_level(name, measured, transcri
     assert quiet.syllables == pytest.approx(loud.syllables, abs=1)
     assert quiet.wpm == pytest.approx(loud.wpm, rel=0.03)
     assert quiet.snr_db == pytest.approx(loud.snr_db, abs=1.0)
+
+
+def test_pauses_track_the_length_of_the_silence(transcriber):
+    """The same sentence twice with 0.4 s or 1.0 s of its own room silence between: one more
+    pause, and the longest pause 0.6 s longer, whatever Whisper makes of the word edges."""
+    clip = load(speech_file("ptdb_M01_sa1.wav"))
+    rate_hz = clip.sample_rate_hz
+    room = clip.samples[: int(1.0 * rate_hz)]                     # the file's leading silence
+    voiced = clip.samples[int(2.6 * rate_hz): int(6.6 * rate_hz)]  # reference voicing: 2.9-6.25 s
+    results = {}
+    for gap_s in (0.4, 1.0):
+        joined = Clip(np.concatenate([voiced, room[: int(gap_s * rate_hz)], voiced]), rate_hz)
+        results[gap_s] = measure(joined, transcriber.transcribe(joined))
+    single = measure(Clip(voiced, rate_hz), transcriber.transcribe(Clip(voiced, rate_hz)))
+    assert results[0.4].pause_count == results[1.0].pause_count >= single.pause_count + 1
+    assert results[1.0].longest_pause_s - results[0.4].longest_pause_s == pytest.approx(0.6, abs=0.03)
+    assert results[0.4].longest_pause_s >= 0.4
+
+
+def test_jfk_long_pauses_agree_with_the_silero_vad():
+    """Silero (the VAD faster-whisper ships) hears two pauses of about 1.1 s in JFK's line; the
+    energy-based pause measure finds both within 0.15 s."""
+    from audio.vad import SpeechDetector
+    from analysis import rate
+
+    clip = load(speech_file("jfk.wav"))
+    window_s = 0.032
+    speech = SpeechDetector().probabilities(clip.samples) >= 0.5
+    silero = sorted(((b - a) * window_s for a, b in rate.true_runs(~speech) if (b - a) * window_s >= 0.8
+                     and a > 0 and b < speech.size))
+    levels = loudness.frame_levels(clip)
+    ours = rate.find_pauses(levels, 0.3, 10.4)
+    assert len(silero) == 2
+    assert ours.longest_s == pytest.approx(silero[-1], abs=0.15)
+    assert ours.total_s >= sum(silero) - 0.3
