@@ -167,17 +167,27 @@ def _r(x: float, nd: int = 2) -> float:
 def _contours(duration_s: float, track: pitch.PitchTrack, levels: loudness.FrameLevels
               ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
     n = int(np.ceil(duration_s / CONTOUR_STEP_S))
-    f0_bins = np.minimum((track.times_s / CONTOUR_STEP_S).astype(int), max(n - 1, 0))
-    lv_bins = np.minimum((levels.times_s / CONTOUR_STEP_S).astype(int), max(n - 1, 0))
-    times, f0, level = [], [], []
-    for b in range(n):
-        times.append(round((b + 0.5) * CONTOUR_STEP_S, 2))
-        voiced = track.f0_hz[(f0_bins == b) & np.isfinite(track.f0_hz)]
-        f0.append(round(float(np.median(voiced)), 1) if voiced.size else float("nan"))
-        speech = levels.level_db[(lv_bins == b) & levels.speech]
-        level.append(round(float(10 * np.log10(np.mean(10 ** (speech / 10)))), 1) if speech.size
-                     else float("nan"))
-    return tuple(times), tuple(f0), tuple(level)
+    times = tuple(round((b + 0.5) * CONTOUR_STEP_S, 2) for b in range(n))
+    voiced = np.isfinite(track.f0_hz)
+    f0_bins = np.minimum((track.times_s[voiced] / CONTOUR_STEP_S).astype(int), max(n - 1, 0))
+    f0 = [float("nan")] * n
+    # Frames arrive in time order, so each bin is one contiguous slice of the voiced frames.
+    for b, start, stop in _slices(f0_bins):
+        f0[b] = round(float(np.median(track.f0_hz[voiced][start:stop])), 1)
+    lv_bins = np.minimum((levels.times_s[levels.speech] / CONTOUR_STEP_S).astype(int), max(n - 1, 0))
+    power = np.bincount(lv_bins, 10 ** (levels.level_db[levels.speech] / 10), minlength=n)
+    count = np.bincount(lv_bins, minlength=n)
+    level = [round(float(10 * np.log10(p / c)), 1) if c else float("nan") for p, c in zip(power[:n], count[:n])]
+    return times, tuple(f0), tuple(level)
+
+
+def _slices(sorted_bins: np.ndarray) -> list[tuple[int, int, int]]:
+    """(bin, start, stop) of each run of equal values in an ascending array."""
+    if sorted_bins.size == 0:
+        return []
+    starts = np.flatnonzero(np.diff(sorted_bins)) + 1
+    bounds = np.concatenate(([0], starts, [sorted_bins.size]))
+    return [(int(sorted_bins[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
