@@ -156,3 +156,15 @@ def test_kiosk_analyze_prints_every_delivery_field(tmp_path):
     for verdict in ("speak_slowly", "lower_voice"):
         assert delivery[verdict]["status"] in ("pass", "needs_work", "unknown")
         assert "guide 003" in delivery[verdict]["tip"]
+
+
+def test_a_voice_that_overloads_the_microphone_is_flagged(transcriber):
+    """Real speech driven 20 dB into the converter's limit: clipped, and told to lower the voice
+    even with no baseline; the same speech at its own level is not clipped."""
+    clip = load(speech_file("libri_1988-24833-0001.wav"))
+    transcript = transcriber.transcribe(clip)
+    overloaded = Clip(np.clip(scaled(clip, 20.0).samples, -1.0, 1.0), clip.sample_rate_hz)
+    loud = analyze_delivery(overloaded, transcript)
+    assert loud.clipped and loud.lower_voice.status == "needs_work"
+    assert "overloaded the microphone" in loud.lower_voice.detail
+    assert not analyze_delivery(clip, transcript).clipped
