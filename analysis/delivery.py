@@ -36,6 +36,8 @@ about 12 dB for speech in speech-shaped noise at a true 10 dB and about 8 dB at 
 CUSTOMER_RAISED_DB = 3.0
 CUSTOMER_RAISED_ST = 2.0
 """A customer line this much louder or higher than the customer's calm voice is a raised voice."""
+WORD_MARGIN_S = 0.05
+"""Whisper's word edges are loose: frames this close to a word are neither room nor answer."""
 CONTOUR_STEP_S = 0.1
 """Resolution of the stored pitch and level contours (10 points a second is plenty to plot)."""
 
@@ -190,14 +192,34 @@ def _slices(sorted_bins: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(sorted_bins[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _word_frames(levels: loudness.FrameLevels, words) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Frames from the first word to the last (the answer), and frames clear of every word by
+    WORD_MARGIN_S (the room). None without words."""
+    if not words:
+        return None, None
+    t = levels.times_s
+    span = (t >= words[0].start_s) & (t <= words[-1].end_s)
+    return span, ~_in_words(t, words, WORD_MARGIN_S)
+
+
+def _in_words(times_s: np.ndarray, words, margin_s: float = 0.0) -> np.ndarray:
+    """Frames inside some word's span (widened by ``margin_s``). Pitch statistics use only
+    these: in a babble, the other voices fill the trainee's pauses with their own pitch."""
+    inside = np.zeros(times_s.size, bool)
+    for w in words:
+        inside |= (times_s >= w.start_s - margin_s) & (times_s <= w.end_s + margin_s)
+    return inside
+
+
 def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
     """All delivery measures of one answer, without verdicts."""
     levels = loudness.frame_levels(clip)
     track = pitch.track_pitch(clip)
-    voiced = track.voiced
+    words = transcript.words
+    voiced = track.f0_hz[_in_words(track.times_s, words)] if words else track.voiced
+    voiced = voiced[np.isfinite(voiced)]
     f0_med, f0_p10, f0_p90 = (np.percentile(voiced, [50, 10, 90]) if voiced.size
                               else (float("nan"),) * 3)
-    words = transcript.words
     start = words[0].start_s if words else 0.0
     end = words[-1].end_s if words else 0.0
     speech_s = max(0.0, end - start)
@@ -205,8 +227,9 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
     pauses = rate.find_pauses(levels, start, end) if words else rate.Pauses(0, 0.0, 0.0)
     syllables = rate.count_syllables(clip, track.times_s[np.isfinite(track.f0_hz)])
     speaking = speech_s - pauses.total_s
-    level = loudness.active_level_db(levels)
-    floor = loudness.noise_floor_db(levels)
+    span, outside = _word_frames(levels, words)
+    floor = loudness.noise_floor_db(levels, outside)
+    level = loudness.active_level_db(levels, span, floor)
     clipped_fraction = loudness.clipped_fraction(clip)
     times, f0_contour, level_contour = _contours(clip.duration_s, track, levels)
     trend = rate.find_trend(transcript, levels)
@@ -223,7 +246,7 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
         f0_spread_st=_r(pitch.semitones(f0_p90, f0_p10)) if voiced.size else float("nan"),
         level_db=_r(level, 1),
         noise_floor_db=_r(floor, 1),
-        snr_db=_r(loudness.snr_db(levels), 1),
+        snr_db=_r(level - floor, 1),
         spectral_balance_db=_r(loudness.spectral_balance_db(clip, levels)),
         clipped=clipped_fraction > 0.001,
         clipped_fraction=_r(clipped_fraction, 5),

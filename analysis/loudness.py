@@ -19,6 +19,11 @@ SPEECH_RANGE_DB = 30.0
 """Frames within this many dB of the loud end (95th percentile) count as active speech."""
 SPEECH_OVER_NOISE_DB = 3.0
 """...and stand this far above the noise floor."""
+MIN_NOISE_FRAMES = 20
+"""Frames outside the words needed (200 ms) before their median is trusted as the noise floor."""
+NOISE_PERCENTILE = 30
+QUIET_STRETCH_S = 0.2
+BABBLE_DIP_DB = 10.0
 CLIP_LEVEL = 0.999
 
 
@@ -49,25 +54,59 @@ def frame_levels(clip: Clip) -> FrameLevels:
     return FrameLevels(times, level, speech)
 
 
-def active_level_db(levels: FrameLevels) -> float:
+def active_level_db(levels: FrameLevels, span: np.ndarray | None = None,
+                    floor_db: float | None = None) -> float:
     """Mean power of the active-speech frames less the noise power, dBFS (a simplified ITU-T
-    P.56 active level). Subtracting the noise keeps the level of the voice itself from rising
-    with the room noise; what gating cannot undo (weak syllables hidden under the noise) is
-    left to the SNR check that makes the verdict "unknown" in a noisy room."""
-    if not levels.speech.any():
+    P.56 active level). ``span`` (a frame mask, e.g. first word to last) keeps room noise before
+    and after the answer out of the average; subtracting the noise keeps the level of the voice
+    itself from rising with the room noise. What gating cannot undo (weak syllables hidden under
+    the noise) is left to the SNR check that makes the verdict "unknown" in a noisy room."""
+    speech = levels.speech if span is None else levels.speech & span
+    if not speech.any():
         return float("nan")
-    power = np.mean(10.0 ** (levels.level_db[levels.speech] / 10.0))
-    noise = 10.0 ** (noise_floor_db(levels) / 10.0)
+    power = np.mean(10.0 ** (levels.level_db[speech] / 10.0))
+    noise = 10.0 ** ((noise_floor_db(levels) if floor_db is None else floor_db) / 10.0)
     return float(10.0 * np.log10(max(power - noise, power * 0.01)))
 
 
-def noise_floor_db(levels: FrameLevels) -> float:
-    """Mean power of the quietest 10 % of frames: the room between words. A mean rather than
-    the percentile itself, because noise power fluctuates frame to frame and its percentile
-    reads low by a decibel or two."""
+def noise_floor_db(levels: FrameLevels, outside_words: np.ndarray | None = None) -> float:
+    """The room between and around the words. Given a mask of the frames outside the words (at
+    least MIN_NOISE_FRAMES of them), the 30th percentile of their levels: a babble of other
+    voices has quiet moments, and the quietest frames of the whole clip would take it for
+    silence, while a median would take in the edges of words Whisper timed loosely. The 30th
+    percentile reads babble and speech-shaped noise alike (docs/validation.md). Otherwise the
+    mean power of the quietest 10 % of frames (a mean, because noise power fluctuates frame to
+    frame and a low percentile itself reads low by a decibel or two)."""
     if not levels.level_db.size:
         return float("nan")
-    return _mean_db(levels.level_db[levels.level_db <= np.percentile(levels.level_db, 10)])
+    if outside_words is not None and outside_words.sum() >= MIN_NOISE_FRAMES:
+        floor = float(np.percentile(levels.level_db[outside_words], NOISE_PERCENTILE))
+    else:
+        floor = _mean_db(levels.level_db[levels.level_db <= np.percentile(levels.level_db, 10)])
+    stretch = _quietest_stretch_db(levels)
+    return stretch if floor < stretch < floor + BABBLE_DIP_DB else floor
+
+
+def _quietest_stretch_db(levels: FrameLevels) -> float:
+    """Level of the quietest 200 ms stretches (5th percentile of a 200 ms moving average).
+
+    A babble of other voices dips for a frame or two, a few dB, but rarely falls silent for
+    200 ms: when the quietest stretch is only a few dB above the quietest frames, those frames
+    were such dips, and the stretch is the truer floor (else a babble passes for a quiet room
+    once Whisper has covered the clip with its words). When the stretch is far above them, the
+    quiet frames are real silence between words of a clip with no long pause, and stand."""
+    n = int(round(QUIET_STRETCH_S / HOP_S))
+    if levels.level_db.size < n:
+        return float("-inf")
+    power = np.convolve(10.0 ** (levels.level_db / 10.0), np.ones(n) / n, mode="valid")
+    return float(10.0 * np.log10(np.percentile(power, 5)))
+
+
+def snr_db(levels: FrameLevels, span: np.ndarray | None = None, outside_words: np.ndarray | None = None) -> float:
+    """Active speech level over the noise floor (docs/validation.md has its readings at known
+    SNRs of speech-shaped noise and of babble)."""
+    floor = noise_floor_db(levels, outside_words)
+    return active_level_db(levels, span, floor) - floor
 
 
 def _mean_db(level_db: np.ndarray) -> float:

@@ -117,11 +117,8 @@ def find_pauses(levels: FrameLevels, start_s: float, end_s: float) -> Pauses:
     not split a pause: without this JFK's 1.1 s pause read as two short ones."""
     if levels.times_s.size < 2:
         return Pauses(0, 0.0, 0.0)
-    step = float(np.median(np.diff(levels.times_s)))
-    voice = levels.speech.copy()
-    for a, b in true_runs(voice):
-        if (b - a) * step < MIN_VOICE_S:
-            voice[a:b] = False
+    step = _step_s(levels)
+    voice = voice_frames(levels)
     inside = np.flatnonzero((levels.times_s >= start_s) & (levels.times_s <= end_s))
     if inside.size == 0:
         return Pauses(0, 0.0, 0.0)
@@ -130,6 +127,19 @@ def find_pauses(levels: FrameLevels, start_s: float, end_s: float) -> Pauses:
     lengths = [(b - a) * step for a, b in true_runs(~voice[first:last + 1])
                if (b - a) * step >= PAUSE_MIN_S and a > 0 and b < last + 1 - first]
     return Pauses(len(lengths), round(float(sum(lengths)), 3), round(float(max(lengths, default=0.0)), 3))
+
+
+def voice_frames(levels: FrameLevels) -> np.ndarray:
+    """The active-speech frames without blips shorter than MIN_VOICE_S (noise, reverberation)."""
+    voice = levels.speech.copy()
+    for a, b in true_runs(voice):
+        if (b - a) * _step_s(levels) < MIN_VOICE_S:
+            voice[a:b] = False
+    return voice
+
+
+def _step_s(levels: FrameLevels) -> float:
+    return float(np.median(np.diff(levels.times_s))) if levels.times_s.size > 1 else 0.01
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -176,7 +186,7 @@ class Trend:
     """Last third of the answer against the first third."""
 
     rate_ratio: float
-    """Words per second of speaking time (pauses excluded), last third over first third."""
+    """Words per second of voice heard (pauses excluded), last third over first third."""
     level_change_db: float
     """Level of the louder speech frames (75th percentile), last third minus first third."""
 
@@ -201,9 +211,13 @@ def find_trend(transcript: Transcript, levels: FrameLevels) -> Trend | None:
     third = (end - start) / 3
     spans = ((start, start + third), (end - third, end))
     rates, loud = [], []
+    voice = voice_frames(levels)
     for a, b in spans:
         n = sum(len(normalize(w.text)) for w in words if a <= (w.start_s + w.end_s) / 2 < b + 1e-9)
-        rates.append(n / max(b - a - find_pauses(levels, a, b).total_s, 0.5))
+        # Speaking time is the voice heard in the third: Whisper's first and last word times are
+        # loose and may take in the silence before or after the answer.
+        speaking_s = np.sum(voice & (levels.times_s >= a) & (levels.times_s < b)) * _step_s(levels)
+        rates.append(n / max(speaking_s, 0.5))
         inside = (levels.times_s >= a) & (levels.times_s < b) & levels.speech
         loud.append(float(np.percentile(levels.level_db[inside], TREND_PERCENTILE)) if inside.any() else float("nan"))
     if rates[0] == 0:

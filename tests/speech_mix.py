@@ -38,10 +38,27 @@ def speech_shaped_noise(speech_dir: Path, length: int, exclude: str, seed: int =
     return noise / np.sqrt(np.mean(noise ** 2))
 
 
-def with_noise(clip: Clip, speech_dir: Path, name: str, snr_db: float) -> Clip:
-    """``clip`` plus speech-shaped noise ``snr_db`` below its active speech level."""
+def babble(speech_dir: Path, length: int, exclude: str, seed: int = 3) -> np.ndarray:
+    """Unit-power babble: the other recordings, each at its active level, looped and summed
+    from random starting points (four voices, with their own pauses: a busy counter)."""
+    rng = np.random.default_rng(seed)
+    total = np.zeros(length)
+    for name in NOISE_SOURCES:
+        if name == exclude:
+            continue
+        voice = load(speech_dir / name)
+        x = voice.samples.astype(np.float64) / 10 ** (loudness.active_level_db(loudness.frame_levels(voice)) / 20)
+        x = np.tile(x, length // x.size + 2)
+        start = rng.integers(0, x.size - length)
+        total += x[start:start + length]
+    return total / np.sqrt(np.mean(total ** 2))
+
+
+def with_noise(clip: Clip, speech_dir: Path, name: str, snr_db: float, kind: str = "speech-shaped") -> Clip:
+    """``clip`` plus speech-shaped noise or babble ``snr_db`` below its active speech level."""
     level_db = loudness.active_level_db(loudness.frame_levels(clip))
-    noise = speech_shaped_noise(speech_dir, clip.samples.size, exclude=name)
+    make = speech_shaped_noise if kind == "speech-shaped" else babble
+    noise = make(speech_dir, clip.samples.size, exclude=name)
     noise *= 10 ** ((level_db - snr_db) / 20)
     return Clip((clip.samples + noise).astype(np.float32), clip.sample_rate_hz)
 

@@ -1,5 +1,6 @@
-"""Real speech in speech-shaped noise (issue 9): measures hold up at 20 and 10 dB SNR, and at
-5 dB the volume verdict says plainly that the room is too noisy instead of guessing."""
+"""Real speech in noise (issue 9): speech-shaped noise (steady, like a ventilated shop floor)
+and babble (four other real voices, like a busy counter). Measures hold up at 20 and 10 dB
+SNR, and at 5 dB the volume verdict says plainly that the room is too noisy instead of guessing."""
 
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ FILES = ["libri_1988-24833-0001.wav", "ptdb_F01_sa1.wav"]
 @pytest.fixture(scope="module")
 def clean(transcriber):
     out = {}
-    for name in FILES:
+    for name in FILES + ["ptdb_M01_sa1.wav"]:
         clip = load(speech_file(name))
         out[name] = (clip, measure(clip, transcriber.transcribe(clip)))
     return out
 
 
-@pytest.mark.parametrize("snr_db", [20, 10])
+@pytest.mark.parametrize("snr_db, kind", [(20, "speech-shaped"), (10, "speech-shaped"), (20, "babble")])
 @pytest.mark.parametrize("name", FILES)
-def test_pitch_and_pace_survive_moderate_noise(name, snr_db, clean, transcriber):
+def test_pitch_and_pace_survive_moderate_noise(name, snr_db, kind, clean, transcriber):
+    """Babble at 10 dB is left out: four voices only 10 dB down pull any single-voice pitch
+    tracker toward them (docs/validation.md shows how far)."""
     clip, calm = clean[name]
-    noisy_clip = with_noise(clip, SHARED_SPEECH, name, snr_db)
+    noisy_clip = with_noise(clip, SHARED_SPEECH, name, snr_db, kind)
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
     assert noisy.median_f0_hz == pytest.approx(calm.median_f0_hz, rel=0.03)      # about half a semitone
     assert noisy.wpm == pytest.approx(calm.wpm, rel=0.15)
@@ -35,11 +38,22 @@ def test_pitch_and_pace_survive_moderate_noise(name, snr_db, clean, transcriber)
     assert noisy.lower_voice.status == "pass", noisy.lower_voice
 
 
-@pytest.mark.parametrize("name", FILES)
-def test_too_noisy_to_judge_the_volume_at_5_db(name, clean, transcriber):
+@pytest.mark.parametrize("kind", ["speech-shaped", "babble"])
+@pytest.mark.parametrize("name", FILES + ["ptdb_M01_sa1.wav"])
+def test_too_noisy_to_judge_the_volume_at_5_db(name, kind, clean, transcriber):
     clip, calm = clean[name]
-    noisy_clip = with_noise(clip, SHARED_SPEECH, name, 5)
+    noisy_clip = with_noise(clip, SHARED_SPEECH, name, 5, kind)
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
     assert noisy.snr_db < 10
     assert noisy.lower_voice.status == "unknown"
     assert noisy.lower_voice.detail.startswith("too noisy to judge your volume")
+
+
+@pytest.mark.parametrize("name", FILES + ["ptdb_M01_sa1.wav"])
+def test_babble_never_makes_a_calm_voice_sound_raised(name, clean, transcriber):
+    """Four voices 10 dB down can drag the pitch track toward them; the verdict must then be
+    "unknown" or "pass", never a false "lower your voice"."""
+    clip, calm = clean[name]
+    noisy_clip = with_noise(clip, SHARED_SPEECH, name, 10, "babble")
+    noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
+    assert noisy.lower_voice.status != "needs_work", (noisy.snr_db, noisy.lower_voice)
