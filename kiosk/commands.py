@@ -13,7 +13,8 @@ from pathlib import Path
 
 from audio.capture import Outcome, level_dbfs, record_answer
 from audio.clip import AudioError, Clip, load
-from audio.devices import Microphone, list_devices, play, require
+from audio.devices import Microphone, list_devices, require
+from audio.duplex import LineHeard, answer_over_line
 from audio.source import AudioChunk, chunks_from_clip
 from audio.vad import EndpointConfig
 from audio.tts import Voice
@@ -114,7 +115,10 @@ def _until_enter(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
         yield chunk
 
 
-def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig()):
+def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
+            line: Clip | None = None, speaker=None, heard: LineHeard | None = None):
+    """One answer from the microphone. With ``line``, the microphone opens before the customer's
+    line plays (so an interruption is heard) and the customer's voice is taken back out."""
     print(prompt + (" Press Enter when you have finished." if not config.end_on_silence else ""),
           file=sys.stderr)
 
@@ -123,11 +127,21 @@ def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig()):
         print(f"\r  level |{'#' * bars:<40}|", end="", file=sys.stderr, flush=True)
 
     with Microphone(mic_device) as mic:
-        chunks = mic.chunks() if config.end_on_silence else _until_enter(mic.chunks())
+        if line is None:
+            chunks = mic.chunks()
+        else:
+            chunks = answer_over_line(mic, line, speaker, heard)
+            # The trainee's time to answer starts when the customer stops, not when the mic opens.
+            config = replace(config, no_speech_timeout_s=config.no_speech_timeout_s + line.duration_s,
+                             max_answer_s=config.max_answer_s + line.duration_s)
+        if not config.end_on_silence:
+            chunks = _until_enter(chunks)
         recording = record_answer(chunks, config, on_level=meter)
     print("", file=sys.stderr)
-    if recording.outcome is Outcome.DEVICE_LOST and not recording.has_speech:
-        raise AnswerError(recording.error or "the microphone stopped working")
+    if recording.outcome is Outcome.DEVICE_LOST:
+        if not recording.has_speech:
+            raise AnswerError(recording.error or "the microphone stopped working")
+        print(f"  {recording.error}: judging what was heard before it stopped.", file=sys.stderr)
     return recording
 
 
@@ -152,9 +166,11 @@ def practice(args: argparse.Namespace) -> int:
     while not session.finished and unheard < MAX_UNHEARD:
         line = session.current_line
         print(f"\nCustomer (anger {line.anger}): {line.text}")
-        play(load(line.audio_path), speaker)
+        heard = LineHeard()
         try:
-            record = session.answer(_record(mic, "Your answer (stop talking to finish)…", room))
+            recording = _record(mic, "Your answer (stop talking to finish)…", room,
+                                load(line.audio_path), speaker, heard)
+            record = session.answer(recording, customer_end_s=heard.line_end_s)
         except AnswerError as exc:
             unheard += 1
             print(f"  {exc}")
