@@ -12,7 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the tests' own helpers, imported as the tests do
 
 import numpy as np  # noqa: E402
 
@@ -21,9 +22,9 @@ from audio.vad import SpeechDetector  # noqa: E402
 from audio.clip import load  # noqa: E402
 from analysis import rate  # noqa: E402
 from analysis.delivery import analyze_delivery, measure  # noqa: E402
-from tests.conftest import SHARED_SPEECH  # noqa: E402
-from tests.speech_mix import espeak_with_effort, say, scaled, with_noise  # noqa: E402
-from tests.test_delivery_validation import MANIFEST, PTDB, cents, pitch_vs_reference, signal_span_s  # noqa: E402
+from conftest import SHARED_SPEECH  # noqa: E402
+from speech_mix import espeak_with_effort, say, scaled, with_noise  # noqa: E402
+from test_delivery_validation import MANIFEST, PTDB, cents, pitch_vs_reference, signal_span_s  # noqa: E402
 
 
 def table(header: list[str], rows: list[list]) -> str:

@@ -19,8 +19,8 @@ from audio.clip import Clip, load
 from analysis.delivery import analyze_delivery, customer_voice, judge, measure
 from analysis import rate
 from scenarios import customer
-from tests.conftest import run_kiosk, speech_file
-from tests.speech_mix import espeak_with_effort, say, scaled
+from conftest import run_kiosk, speech_file
+from speech_mix import espeak_with_effort, say, scaled
 
 ANSWER = "I understand this is frustrating, let me check what happened with your order right now."
 CALIBRATION = "The quick brown fox jumps over the lazy dog near the quiet river bank this morning."

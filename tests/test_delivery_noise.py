@@ -8,8 +8,8 @@ import pytest
 
 from audio.clip import load
 from analysis.delivery import analyze_delivery, measure
-from tests.conftest import SHARED_SPEECH, speech_file
-from tests.speech_mix import with_noise
+from conftest import SHARED_SPEECH, speech_file
+from speech_mix import with_noise
 
 FILES = ["libri_1988-24833-0001.wav", "ptdb_F01_sa1.wav"]
 

@@ -15,8 +15,8 @@ import pytest
 from audio.clip import Clip, load
 from analysis import loudness, pitch
 from analysis.delivery import measure
-from tests.conftest import SHARED_SPEECH, speech_file
-from tests.speech_mix import scaled
+from conftest import SHARED_SPEECH, speech_file
+from speech_mix import scaled
 
 MANIFEST = list(csv.DictReader(open(SHARED_SPEECH / "manifest.tsv", encoding="utf-8"), delimiter="\t"))
 PTDB = [r for r in MANIFEST if r["ref_f0_file"]]
