@@ -8,7 +8,7 @@ import pytest
 from audio.asr import Transcript, Word
 from audio.clip import load
 from analysis import rate
-from tests.conftest import espeak, speech_file
+from conftest import espeak, speech_file
 
 HESITANT = "Um, I, uh, I think, you know, we could like maybe check that. Um, I would like to help you."
 
