@@ -94,7 +94,8 @@ def main() -> None:
 
     out += ["## Noise: speech-shaped (steady) and babble (four other voices); verdict against the clean file as baseline", "",
             "Below 10 dB measured SNR the voice verdict is \"unknown\". Babble at 10 dB pulls the pitch of the",
-            "quieter male voice toward the other voices: no single-voice tracker can separate them.", ""]
+            "quieter male voice toward the other voices (no single-voice tracker can separate them); its",
+            "measured SNR falls below 10 dB there, so the verdict is \"unknown\" rather than a false alarm.", ""]
     rows = []
     for name in ("libri_1988-24833-0001.wav", "ptdb_F01_sa1.wav", "ptdb_M01_sa1.wav"):
         clip, m = measured[name]

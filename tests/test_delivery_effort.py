@@ -168,3 +168,14 @@ def test_a_voice_that_overloads_the_microphone_is_flagged(transcriber):
     assert loud.clipped and loud.lower_voice.status == "needs_work"
     assert "overloaded the microphone" in loud.lower_voice.detail
     assert not analyze_delivery(clip, transcript).clipped
+
+
+def test_the_kiosk_customer_voice_is_raised_when_angry(synth):
+    """The customer's own TTS voice (audio.tts.Voice.with_anger) measured the way mirroring needs:
+    furious is a raised voice against calm, mildly annoyed is not yet."""
+    from audio.tts import Voice
+
+    line = "I have waited all week for this parcel and nobody has called me back."
+    calm = synth.synthesize(line, Voice().with_anger(0))
+    assert customer_voice(calm, synth.synthesize(line, Voice().with_anger(4))).raised
+    assert not customer_voice(calm, synth.synthesize(line, Voice().with_anger(1))).raised
