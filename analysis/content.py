@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from audio.asr import Transcript
+from audio.asr import Transcript, Word
 
 if TYPE_CHECKING:
     from analysis.semantic import Encoder
@@ -117,6 +117,11 @@ class ContentResult:
             if f.id == item_id:
                 return f
         return None
+
+
+def typed_transcript(text: str) -> Transcript:
+    """A typed answer as a transcript: it has no timing, so every word sits at 0 s."""
+    return Transcript(text, tuple(Word(w, 0.0, 0.0, 1.0) for w in text.split()), 0.0)
 
 
 _TOKEN = re.compile(r"[a-z0-9']+")
