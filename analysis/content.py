@@ -125,6 +125,7 @@ def typed_transcript(text: str) -> Transcript:
 
 
 _TOKEN = re.compile(r"[a-z0-9']+")
+_SENTENCE_END = re.compile(r"[.?!;]$")
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "erm", "er", "ah", "hmm", "mm", "uhm"})
 """Hesitations dropped before matching, so "I'm, um, so sorry" still reads as an apology."""
 LONG_ANSWER_WORDS = 40
@@ -141,21 +142,25 @@ class _Tokens:
     """Character offset of each token in ``text``."""
     word_of: tuple[int, ...]
     """Index into the transcript's words for each token."""
+    sentence_ends: frozenset[int] = frozenset()
+    """Tokens that end a sentence: a pattern may not run across a full stop."""
 
 
 def _tokenize(transcript: Transcript) -> _Tokens:
-    tokens, word_of = [], []
+    tokens, word_of, ends = [], [], set()
     for i, word in enumerate(transcript.words):
         for tok in _TOKEN.findall(word.text.lower().replace("\u2019", "'")):
             if tok in FILLERS:
                 continue
             tokens.append(tok)
             word_of.append(i)
+        if tokens and _SENTENCE_END.search(word.text):
+            ends.add(len(tokens) - 1)
     starts, pos = [], 0
     for tok in tokens:
         starts.append(pos)
         pos += len(tok) + 1
-    return _Tokens(" ".join(tokens), tuple(starts), tuple(word_of))
+    return _Tokens(" ".join(tokens), tuple(starts), tuple(word_of), frozenset(ends))
 
 
 def _token_index(tokens: _Tokens, char: int) -> int:
@@ -168,12 +173,15 @@ def _token_index(tokens: _Tokens, char: int) -> int:
     return lo
 
 
-def _matches(pattern: str, tokens: _Tokens) -> list[tuple[int, int]]:
+def _matches(pattern: str, tokens: _Tokens, within_sentence: bool = False) -> list[tuple[int, int]]:
     """(first, last) token indices of each match of ``pattern`` on whole words."""
     out = []
     for m in re.finditer(rf"\b(?:{pattern})\b", tokens.text):
         if m.end() > m.start():
-            out.append((_token_index(tokens, m.start()), _token_index(tokens, m.end() - 1)))
+            span = (_token_index(tokens, m.start()), _token_index(tokens, m.end() - 1))
+            if within_sentence and any(i in tokens.sentence_ends for i in range(span[0], span[1])):
+                continue
+            out.append(span)
     return out
 
 
@@ -198,7 +206,7 @@ def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None =
     cancelled = _cancelled(item, tokens)
     found, seen = [], set()
     for pat in item.patterns:
-        for span in _matches(pat, tokens):
+        for span in _matches(pat, tokens, within_sentence=True):
             if any(span[0] <= c[1] and c[0] <= span[1] for c in cancelled) or span in seen:
                 continue
             seen.add(span)
