@@ -111,3 +111,33 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: Path) -> Rubric:
     return parse_rubric(read_toml(path))
+
+
+RULES_MARKER = "<!-- hand-written below: the guides' rules and the items that check them -->"
+GUIDE_NAMES = {
+    "000": "six-step method and worked scenarios",
+    "001": "dos and don'ts",
+    "002": "advanced techniques",
+    "003": "twelve steps to defuse",
+    "004": "interview framing",
+}
+
+
+def rubric_markdown(rubric: Rubric) -> str:
+    """docs/rubric.md: every item with its guide, weight and examples, rendered from the data so
+    the page cannot drift from what is scored (a test compares the two)."""
+    out = ["# The rubric", "",
+           "Generated from `scenarios/rubric.toml` by `python scripts/rubric_doc.py`; do not edit by hand.",
+           "Guides are cited by file prefix (`../shared/guides`). Items earn points (weights are scaled so a",
+           "scenario's applicable items sum to 100); penalties deduct their weight. `applies` says whether an",
+           "item counts in every scenario, only with a violent or drunk customer (`safety`), or only without.",
+           ""]
+    for title, penalty in (("Items", False), ("Penalties", True)):
+        out += [f"## {title}", "", "| id | guide | weight | applies | what it asks | example | counter-example |",
+                "| --- | --- | ---: | --- | --- | --- | --- |"]
+        for i in (i for i in rubric.items if i.penalty == penalty):
+            cells = [f"`{i.id}`", f"{i.source} ({GUIDE_NAMES[i.source]})", f"{i.weight:g}", i.applies,
+                     i.description, i.examples[0], i.counter_examples[0]]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
