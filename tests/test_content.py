@@ -10,6 +10,7 @@ import importlib.util
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,15 +100,16 @@ def test_paraphrase_negation_sarcasm_fillers_and_asr_slips(which, text, present,
 
 
 @needs_model
-def test_the_model_finds_a_paraphrase_no_pattern_was_written_for():
-    text = "Honestly, in your place I'd be furious too."
-    assert "empathy" in _hits(_score(text, which="model"))
-    text = "Gosh, what a horrible afternoon you've had, waiting for nothing."
+@pytest.mark.parametrize("text, item", [
+    ("I fully understand your frustration.", "empathy"),
+    ("Understood, thanks for going through it with me.", "listen_acknowledge"),
+    ("It is hardly worth getting this upset about.", "dismiss"),
+])
+def test_the_model_finds_paraphrases_no_pattern_was_written_for(text, item):
+    assert item not in _hits(_score(text, which=None))
     result = _score(text, which="model")
-    assert "empathy" not in _hits(_score(text, which=None))
-    assert "empathy" in _hits(result)
-    evidence = result.finding("empathy").evidence[0]
-    assert evidence.matched.startswith("example (") and evidence.quote in text
+    evidence = result.finding(item).evidence
+    assert evidence and evidence[0].matched.startswith("example (") and evidence[0].quote == text
 
 
 @needs_model
@@ -153,8 +155,8 @@ def test_evidence_quotes_the_words_with_their_times(which):
     result = score_content(_timed(text), RUBRIC, LIBRARY.get("late-delivery").scoring_context(),
                            encoder=_encoder(which))
     blame = result.finding("blame_customer").evidence[0]
-    assert blame.quote.startswith("You should have") and (blame.start_s, blame.end_s) == (0.5, 1.4)
-    assert result.finding("sorry_you_feel").evidence[0].start_s == 3.5
+    assert blame.quote.startswith("You should have") and (blame.start_s, blame.end_s) == (0.5, 1.9)
+    assert result.finding("sorry_you_feel").evidence[0].start_s == 4.0
     assert result.finding("blame_customer").points == -15.0
 
 
@@ -173,7 +175,7 @@ def test_sentences_and_long_clauses_are_the_units_compared():
 
 
 def test_interrupting_the_customer_is_a_penalty_with_the_early_words():
-    context = LIBRARY.get("late-delivery").scoring_context(customer_end_s=2.0)
+    context = LIBRARY.get("late-delivery").scoring_context(customer_end_s=1.5)
     result = score_content(_timed("No wait, listen, I'm sorry."), RUBRIC, context, encoder=None)
     early = result.finding("interrupt").evidence[0]
     assert result.finding("interrupt").hit and early.quote == "No wait, listen,"
@@ -202,6 +204,7 @@ def test_safety_rewards_security_and_punishes_reasoning_or_discounts(which, scen
 def _eval_module():
     spec = importlib.util.spec_from_file_location("rubric_eval", ROOT / "scripts" / "rubric_eval.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["rubric_eval"] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
