@@ -137,7 +137,7 @@ _AUTO = object()
 @dataclass(frozen=True)
 class _Tokens:
     text: str
-    """Normalised tokens joined by single spaces."""
+    """Normalised tokens joined by single spaces, one sentence per line."""
     starts: tuple[int, ...]
     """Character offset of each token in ``text``."""
     word_of: tuple[int, ...]
@@ -160,7 +160,10 @@ def _tokenize(transcript: Transcript) -> _Tokens:
     for tok in tokens:
         starts.append(pos)
         pos += len(tok) + 1
-    return _Tokens(" ".join(tokens), tuple(starts), tuple(word_of), frozenset(ends))
+    # Sentences are separate lines: `^` and `$` (re.M) mark a sentence's start and end, and a
+    # pattern's spaces never reach into the next sentence.
+    text = "".join(tok + ("\n" if i in ends else " ") for i, tok in enumerate(tokens))[:-1]
+    return _Tokens(text, tuple(starts), tuple(word_of), frozenset(ends))
 
 
 def _token_index(tokens: _Tokens, char: int) -> int:
@@ -176,7 +179,7 @@ def _token_index(tokens: _Tokens, char: int) -> int:
 def _matches(pattern: str, tokens: _Tokens, within_sentence: bool = False) -> list[tuple[int, int]]:
     """(first, last) token indices of each match of ``pattern`` on whole words."""
     out = []
-    for m in re.finditer(rf"\b(?:{pattern})\b", tokens.text):
+    for m in re.finditer(rf"\b(?:{pattern})\b", tokens.text, re.M):
         if m.end() > m.start():
             span = (_token_index(tokens, m.start()), _token_index(tokens, m.end() - 1))
             if within_sentence and any(i in tokens.sentence_ends for i in range(span[0], span[1])):
