@@ -97,7 +97,7 @@ def summary(scores: list[ItemScore]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="dev", choices=["dev", "test", "all"])
+    ap.add_argument("--split", default="dev", choices=["dev", "test", "test2", "all"])
     ap.add_argument("--no-semantic", action="store_true", help="patterns only")
     ap.add_argument("--errors", action="store_true", help="list the misses and false alarms")
     ap.add_argument("--write", type=Path, help="write the full report (both splits, both matchers) here")
@@ -118,7 +118,7 @@ def main() -> int:
 
 def write_report(path: Path, encoder) -> int:
     sections = []
-    for split in ("dev", "test"):
+    for split in ("dev", "test", "test2"):
         answers = load_answers(split)
         for name, enc in (("patterns + MiniLM", encoder), ("patterns only (no model installed)", None)):
             if name.startswith("patterns +") and enc is None:
