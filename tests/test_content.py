@@ -21,7 +21,7 @@ from audio.asr import Transcript, Word
 from scenarios.library import load_library
 from scenarios.rubric import GUIDES, REQUIRED_IDS, RULES_MARKER, load_rubric, parse_rubric, rubric_markdown
 from scenarios.toml_source import DataFileError, TomlSource
-from tests.conftest import espeak, run_kiosk
+from conftest import espeak, run_kiosk
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric()
