@@ -17,6 +17,7 @@ from audio.asr import ModelChecksumError, ModelNotFoundError
 from audio.clip import AudioError
 from audio.devices import DeviceError
 from audio.tts import TTSError
+from analysis.semantic import EmbeddingModelError
 from scenarios.library import ScenarioNotFound
 from scenarios.toml_source import DataFileError
 from kiosk import commands
@@ -26,7 +27,7 @@ from kiosk.session import AnswerError
 
 USER_ERRORS = (AudioError, DeviceError, ModelNotFoundError, ModelChecksumError, TTSError,
                DataFileError, ScenarioNotFound, AnswerError, FileNotFoundError,
-               SettingsError, StoreError, UnknownTrainee, PinError)
+               SettingsError, StoreError, UnknownTrainee, PinError, EmbeddingModelError)
 
 EPILOG = "Examples:\n  {}\n\nEverything runs offline; audio never leaves this machine."
 
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--text", help="one answer")
     group.add_argument("--texts", type=Path, help="a file with one answer per line")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--no-semantic", action="store_true",
+                   help="match the rubric's patterns only, without the sentence-embedding model")
 
     p = _add(sub, "scenarios", commands.scenarios, "List or validate scenarios.",
              "kiosk scenarios validate ./my-scenarios")

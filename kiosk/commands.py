@@ -22,7 +22,7 @@ from analysis.content import ScoringContext
 from analysis.delivery import Baseline
 from scenarios.library import load_library, validate_folder
 from scenarios.rubric import load_rubric
-from kiosk.console import default_out, print_analysis, print_json, step
+from kiosk.console import UsageError, default_out, print_analysis, print_json, step
 from kiosk.report import write_reports
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSession, TurnRecord,
                            analyze_answer, measure_baseline)
@@ -235,28 +235,32 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def score(args: argparse.Namespace) -> int:
-    from audio.asr import Transcript, Word
-    from analysis.content import score_content
+    from analysis.content import score_content, typed_transcript
+    from analysis.semantic import load_encoder
 
     scenario = load_library().get(args.scenario)
     rubric = load_rubric()
     if args.text is not None:
         texts = [args.text]
     else:
-        texts = [t for t in args.texts.read_text(encoding="utf-8").splitlines() if t.strip()]
-    results = []
-    for text in texts:
-        # A typed answer has no timing: every word sits at 0 s.
-        words = tuple(Word(w, 0.0, 0.0, 1.0) for w in text.split())
-        result = score_content(Transcript(text, words, 0.0), rubric, scenario.scoring_context())
-        results.append({"text": text, **result.to_dict()})
+        try:
+            lines = args.texts.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read answers from {args.texts}: {exc}") from None
+        texts = [t.strip() for t in lines if t.strip()]
+    # Loaded once for every answer in the file (None: patterns only).
+    encoder = None if args.no_semantic else load_encoder()
+    context = scenario.scoring_context()
+    results = [{"text": text, "content": score_content(typed_transcript(text), rubric, context,
+                                                       encoder=encoder).to_dict()}
+               for text in texts]
     if args.json:
         print_json(results[0] if args.text is not None else results)
     else:
         for r in results:
-            hits = [f["id"] for f in r["items"] if f["hit"]]
-            bad = [f["id"] for f in r["penalties"] if f["hit"]]
-            print(f"{r['score']:>3}/100  +{','.join(hits) or '-'}  !{','.join(bad) or '-'}  {r['text']}")
+            hits = [f["id"] for f in r["content"]["items"] if f["hit"]]
+            bad = [f["id"] for f in r["content"]["penalties"] if f["hit"]]
+            print(f"{r['content']['score']:>3}/100  +{','.join(hits) or '-'}  !{','.join(bad) or '-'}  {r['text']}")
     return 0
 
 

@@ -18,6 +18,7 @@ REQUIRED_IDS = frozenset({
     "sorry_you_feel", "calm_down", "blame_customer", "argue", "overpromise", "dismiss",
     "hide_behind_policy", "interrupt",
 })
+"""The ids the issue names and the customer state machine reads; more are welcome."""
 
 
 def _str_list(src: TomlSource, key: str, value: object, problems: list[Problem]) -> tuple[str, ...]:
@@ -27,6 +28,11 @@ def _str_list(src: TomlSource, key: str, value: object, problems: list[Problem])
         problems.append(src.problem(key, "must be a list of non-empty strings"))
         return ()
     return tuple(value)
+
+
+def _has_examples(raw: dict) -> bool:
+    examples = raw.get("examples")
+    return isinstance(examples, list) and bool(examples)
 
 
 def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> RubricItem | None:
@@ -43,19 +49,27 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
     weight = raw.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 100:
         problems.append(src.problem(f"{key}.weight", "must be a number above 0 and at most 100"))
+    threshold = raw.get("threshold", 0.0)
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold < 1:
+        problems.append(src.problem(f"{key}.threshold", "must be a similarity from 0 (patterns only) to below 1"))
+    elif threshold > 0 and not _has_examples(raw):
+        problems.append(src.problem(f"{key}.threshold", "a semantic threshold needs examples to compare with"))
     if raw.get("applies", "always") not in APPLIES:
         problems.append(src.problem(f"{key}.applies", f"must be one of {', '.join(APPLIES)}"))
     if not isinstance(raw.get("penalty", False), bool):
         problems.append(src.problem(f"{key}.penalty", "must be true or false"))
     lists = {name: _str_list(src, f"{key}.{name}", raw.get(name), problems)
              for name in ("patterns", "unless", "examples", "counter_examples")}
+    for name in ("examples", "counter_examples"):
+        if not lists[name]:
+            problems.append(src.problem(f"{key}.{name}", "every item needs at least one (trainers read them)"))
     for name in ("patterns", "unless"):
         for pattern in lists[name]:
             try:
                 re.compile(pattern)
             except re.error as exc:
                 problems.append(src.problem(f"{key}.{name}", f"bad pattern {pattern!r}: {exc}"))
-    unknown = set(raw) - {"id", "description", "source", "weight", "penalty", "applies", "tip",
+    unknown = set(raw) - {"id", "description", "source", "weight", "penalty", "applies", "tip", "threshold",
                           "patterns", "unless", "examples", "counter_examples"}
     for name in sorted(unknown):
         problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
@@ -63,7 +77,8 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
         return None
     return RubricItem(id=item_id, description=raw["description"].strip(), source=raw["source"],
                       weight=float(weight), penalty=raw.get("penalty", False),
-                      applies=raw.get("applies", "always"), tip=raw["tip"].strip(), **lists)
+                      applies=raw.get("applies", "always"), tip=raw["tip"].strip(),
+                      threshold=float(threshold), **lists)
 
 
 def parse_rubric(src: TomlSource) -> Rubric:
@@ -96,3 +111,33 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: Path) -> Rubric:
     return parse_rubric(read_toml(path))
+
+
+RULES_MARKER = "<!-- hand-written below: the guides' rules and the items that check them -->"
+GUIDE_NAMES = {
+    "000": "six-step method and worked scenarios",
+    "001": "dos and don'ts",
+    "002": "advanced techniques",
+    "003": "twelve steps to defuse",
+    "004": "interview framing",
+}
+
+
+def rubric_markdown(rubric: Rubric) -> str:
+    """docs/rubric.md: every item with its guide, weight and examples, rendered from the data so
+    the page cannot drift from what is scored (a test compares the two)."""
+    out = ["# The rubric", "",
+           "Generated from `scenarios/rubric.toml` by `python scripts/rubric_doc.py`; do not edit by hand.",
+           "Guides are cited by file prefix (`../shared/guides`). Items earn points (weights are scaled so a",
+           "scenario's applicable items sum to 100); penalties deduct their weight. `applies` says whether an",
+           "item counts in every scenario, only with a violent or drunk customer (`safety`), or only without.",
+           ""]
+    for title, penalty in (("Items", False), ("Penalties", True)):
+        out += [f"## {title}", "", "| id | guide | weight | applies | what it asks | example | counter-example |",
+                "| --- | --- | ---: | --- | --- | --- | --- |"]
+        for i in (i for i in rubric.items if i.penalty == penalty):
+            cells = [f"`{i.id}`", f"{i.source} ({GUIDE_NAMES[i.source]})", f"{i.weight:g}", i.applies,
+                     i.description, i.examples[0], i.counter_examples[0]]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)

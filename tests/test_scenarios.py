@@ -313,4 +313,4 @@ def test_a_trainer_scenario_is_used_by_the_kiosk(tmp_path):
     result = run_kiosk("score", "--scenario", "trainer-sofa", "--text", "I'm so sorry, let me check.",
                        "--json", env={"KIOSK_SCENARIOS_DIR": str(folder)})
     assert result.returncode == 0, result.stderr
-    assert 0 < json.loads(result.stdout)["score"] <= 100
+    assert 0 < json.loads(result.stdout)["content"]["score"] <= 100

