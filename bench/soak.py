@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -116,6 +117,10 @@ def one_session(base: str, n: int, answers: list[bytes], scenarios: list[str]) -
     return {"scenario": scenario, "answers": turns, "finished": finished, "errors": errors}
 
 
+def _stop(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=300)
@@ -150,11 +155,17 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"the server never became ready; see {work / 'server.log'}")
         scenarios = [s["id"] for s in json.loads(request(base, "GET", "/api/config")[1])["scenarios"]]
         samples.append({"session": 0, **sample(server.pid)})
-        for n in range(1, args.sessions + 1):
-            results.append(one_session(base, n, answers, scenarios))
-            if n % 5 == 0 or n == args.warmup:
-                samples.append({"session": n, **sample(server.pid)})
-                print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            for n in range(1, args.sessions + 1):
+                results.append(one_session(base, n, answers, scenarios))
+                if n % 5 == 0 or n == args.warmup:
+                    samples.append({"session": n, **sample(server.pid)})
+                    print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
+        except KeyboardInterrupt:  # stopped early (Ctrl+C, SIGTERM): report the sessions run so far
+            print(f"stopped after {len(results)} sessions", file=sys.stderr)
+            if samples[-1]["session"] != len(results):
+                samples.append({"session": len(results), **sample(server.pid)})
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -194,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+    report["stopped_early"] = len(results) < args.sessions
     ok = (report["sessions_stored"] == len(judged) == ended and report["rss_growth_after_warmup_pct"] < 10
           and last["fds"] <= ref["fds"] + 2)
     return 0 if ok else 1

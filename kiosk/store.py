@@ -13,19 +13,23 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, delete, event, func, inspect, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from analysis.delivery import Baseline
-from kiosk.errors import StoreError, UnknownTrainee
+from kiosk.errors import StoreError, StoreUnavailable, UnknownTrainee
 from kiosk.store_schema import NAME_MAX, SCHEMA_VERSION, meta, metadata, rounds, sessions, trainees, turns
 
 log = logging.getLogger(__name__)
+
+INCOMPLETE = "incomplete"
+"""The ending of a session whose kiosk stopped mid-way (killed, switched off at the wall)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
+def _unavailable(exc: OperationalError) -> StoreUnavailable:
+    detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else "no detail"
+    lowered = detail.lower()
+    if "locked" in lowered or "busy" in lowered:
+        why = "another program is holding the database"
+    elif "full" in lowered or "no space" in lowered:
+        why = "the disk is full"
+    else:
+        why = "the database cannot be reached"
+    return StoreUnavailable(f"could not save: {why} ({detail}); nothing saved before was lost")
+
+
 def _trainee(row) -> Trainee:
     baseline = Baseline.from_dict(row.baseline) if row.baseline else None
     return Trainee(row.id, row.name, _utc(row.created_at), _utc(row.last_seen_at), baseline,
@@ -194,6 +210,26 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def _write(self):
+        """A transaction whose failure to reach the disk is one clear sentence (StoreUnavailable).
+
+        The transaction is rolled back whole, so what was stored before stays exactly as it was.
+        """
+        try:
+            with self.engine.begin() as c:
+                yield c
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    @contextmanager
+    def _read(self):
+        try:
+            with self.engine.connect() as c:
+                yield c
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
     def _check_schema(self) -> None:
         names = set(inspect(self.engine).get_table_names())
         if meta.name not in names:
@@ -215,18 +251,18 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return int(c.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar())
 
     # Trainees
 
     def find_trainee(self, name: str) -> Trainee | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(trainees).where(trainees.c.name_key == name_key(name))).first()
         return _trainee(row) if row else None
 
     def trainee(self, trainee_id: int) -> Trainee:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(trainees).where(trainees.c.id == trainee_id)).first()
         if row is None:
             raise UnknownTrainee(trainee_id)
@@ -236,13 +272,13 @@ class Store:
         """The trainee with this name or badge (marked seen), or a new one; True when new."""
         name = clean_name(name)
         now = _now()
-        with self.engine.begin() as c:
+        with self._write() as c:
             row = c.execute(select(trainees).where(trainees.c.name_key == name_key(name))).first()
             if row is not None:
                 c.execute(update(trainees).where(trainees.c.id == row.id).values(last_seen_at=now))
                 return _trainee(row), False
         try:
-            with self.engine.begin() as c:
+            with self._write() as c:
                 new_id = c.execute(trainees.insert().values(
                     name=name, name_key=name_key(name), created_at=now, last_seen_at=now,
                     keep_audio=keep_audio)).inserted_primary_key[0]
@@ -251,17 +287,17 @@ class Store:
         return self.trainee(new_id), True
 
     def set_baseline(self, trainee_id: int, baseline: Baseline) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(update(trainees).where(trainees.c.id == trainee_id).values(
                 baseline=json_safe(baseline.to_dict()), baseline_at=_now()))
 
     def set_keep_audio(self, trainee_id: int, keep: bool) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(update(trainees).where(trainees.c.id == trainee_id).values(keep_audio=keep))
 
     def delete_trainee(self, trainee_id: int) -> int:
         """Everything about one trainee, recordings included; returns the files deleted."""
-        with self.engine.begin() as c:
+        with self._write() as c:
             ids = select(sessions.c.id).where(sessions.c.trainee_id == trainee_id)
             paths = list(c.execute(select(turns.c.audio_path).where(turns.c.session_id.in_(ids))).scalars())
             c.execute(delete(turns).where(turns.c.session_id.in_(ids)))
@@ -276,7 +312,7 @@ class Store:
                .where(sessions.c.score.is_not(None)).group_by(sessions.c.trainee_id).subquery())
         query = (select(trainees, per.c.n, per.c.mean, per.c.last)
                  .outerjoin(per, per.c.trainee_id == trainees.c.id).order_by(trainees.c.name_key))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [RosterRow(_trainee(r), r.n or 0, None if r.mean is None else round(float(r.mean), 1),
                               _utc(r.last)) for r in c.execute(query)]
 
@@ -284,7 +320,7 @@ class Store:
 
     def start_session(self, trainee_id: int, scenario_id: str, scenario_title: str,
                       baseline: Baseline | None = None, round_id: int | None = None) -> int:
-        with self.engine.begin() as c:
+        with self._write() as c:
             return c.execute(sessions.insert().values(
                 trainee_id=trainee_id, round_id=round_id, scenario_id=scenario_id,
                 scenario_title=scenario_title, started_at=_now(),
@@ -295,7 +331,7 @@ class Store:
         data = json_safe(turn)
         data.get("customer", {}).pop("audio_path", None)  # a cache file of this machine only
         reaction = data.get("reaction", {})
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(turns.insert().values(
                 session_id=session_id, idx=int(data["index"]), created_at=_now(),
                 customer_text=data.get("customer", {}).get("text", ""),
@@ -310,10 +346,31 @@ class Store:
     def finish_session(self, session_id: int, result: dict) -> None:
         """Record the end of a session (``SessionResult.to_dict()``: ending, score, curve, tips)."""
         result = json_safe(result)
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(update(sessions).where(sessions.c.id == session_id).values(
                 finished_at=_now(), ending=result.get("ending"), score=result.get("score"),
                 anger_curve=result.get("anger_curve"), tips=result.get("tips")))
+
+    def close_interrupted(self, idle_before: datetime) -> int:
+        """Mark sessions left unfinished by a kiosk that stopped (killed, power cut) as "incomplete".
+
+        Only sessions with nothing written since ``idle_before`` are touched, so a kiosk sharing a
+        PostgreSQL database never closes another kiosk's live session. Their turns stay as they
+        were; a session row with no turn at all (the kiosk stopped between creating it and storing
+        its first answer) holds nothing and is removed. Returns the sessions marked.
+        """
+        last_turn = (select(func.max(turns.c.created_at)).where(turns.c.session_id == sessions.c.id)
+                     .scalar_subquery())
+        activity = func.coalesce(last_turn, sessions.c.started_at)
+        open_ = sessions.c.finished_at.is_(None) & (activity < idle_before)
+        has_turns = select(turns.c.id).where(turns.c.session_id == sessions.c.id).exists()
+        with self._write() as c:
+            c.execute(delete(sessions).where(open_ & ~has_turns))
+            marked = c.execute(update(sessions).where(open_).values(
+                ending=INCOMPLETE, finished_at=activity)).rowcount
+        if marked:
+            log.warning("marked %d interrupted sessions as incomplete", marked)
+        return marked
 
     def sessions(self, trainee_id: int | None = None, round_id: int | None = None,
                  newest_first: bool = True) -> list[SessionSummary]:
@@ -330,14 +387,14 @@ class Store:
         if round_id is not None:
             query = query.where(sessions.c.round_id == round_id)
         order = sessions.c.started_at.desc() if newest_first else sessions.c.started_at
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [SessionSummary(r.id, r.trainee_id, r.name, r.scenario_id, r.scenario_title,
                                    _utc(r.started_at), r.ending, r.score, r.n or 0, r.anger_after, r.round_id)
                     for r in c.execute(query.order_by(order, sessions.c.id))]
 
     def session_report(self, session_id: int) -> dict:
         """A stored session in the shape of ``SessionResult.to_dict()``, plus who and when."""
-        with self.engine.connect() as c:
+        with self._read() as c:
             s = c.execute(select(sessions, trainees.c.name).join(
                 trainees, trainees.c.id == sessions.c.trainee_id).where(sessions.c.id == session_id)).first()
             if s is None:
@@ -362,13 +419,13 @@ class Store:
                         func.count(sessions.c.id).filter(sessions.c.ending == "resolved").label("resolved"))
                  .where(sessions.c.score.is_not(None))
                  .group_by(sessions.c.scenario_id).order_by(sessions.c.scenario_id))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [ScenarioStats(r.scenario_id, r.title, r.n, r.people,
                                   None if r.mean is None else round(float(r.mean), 1), r.resolved)
                     for r in c.execute(query)]
 
     def create_round(self, scenario_id: str, scenario_title: str) -> int:
-        with self.engine.begin() as c:
+        with self._write() as c:
             return c.execute(rounds.insert().values(scenario_id=scenario_id, scenario_title=scenario_title,
                                                     created_at=_now())).inserted_primary_key[0]
 
@@ -381,7 +438,7 @@ class Store:
                  .join(sessions, sessions.c.id == turns.c.session_id)
                  .join(trainees, trainees.c.id == sessions.c.trainee_id)
                  .order_by(sessions.c.started_at, sessions.c.id, turns.c.idx))
-        with self.engine.connect() as c:
+        with self._read() as c:
             for r in c.execute(query):
                 yield {"trainee": r.name, "session": r.session_id,
                        "started_at": _utc(r.started_at).isoformat(timespec="seconds"),
@@ -392,7 +449,7 @@ class Store:
     def purge(self, older_than_days: int, now: datetime | None = None) -> Purged:
         """Delete sessions older than the retention period, and trainees not seen since then."""
         cutoff = (now or _now()) - timedelta(days=older_than_days)
-        with self.engine.begin() as c:
+        with self._write() as c:
             old = select(sessions.c.id).where(sessions.c.started_at < cutoff)
             paths = list(c.execute(select(turns.c.audio_path).where(turns.c.session_id.in_(old))).scalars())
             c.execute(delete(turns).where(turns.c.session_id.in_(old)))

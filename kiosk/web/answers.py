@@ -8,6 +8,7 @@ touching the routes.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -88,17 +89,30 @@ async def read_body(request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _disk_error(exc: OSError) -> UploadError:
+    if exc.errno == errno.ENOSPC:
+        return UploadError(507, "The kiosk's disk is full, so it cannot take this answer: please tell a "
+                                "trainer. Everything saved before is safe.")
+    return UploadError(503, "The kiosk could not store this answer for judging: please try again.")
+
+
 def recording_from_upload(data: bytes, scratch: Path) -> Recording:
     """Decode an uploaded answer (any format PyAV reads) and endpoint it like a live microphone."""
     kind = sniff(data[:16])
     if kind is None:
         raise UploadError(415, "That file is not audio the kiosk recognises: send WebM, Ogg, WAV, MP3, "
                                "FLAC or MP4 audio.")
-    scratch.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="answer-", suffix=f".{kind.lower()}", dir=scratch)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="answer-", suffix=f".{kind.lower()}", dir=scratch)
+    except OSError as exc:
+        raise _disk_error(exc) from exc
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise _disk_error(exc) from exc
         try:
             clip = load(tmp)
         except AudioError as exc:
