@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from audio.capture import Recording, record_answer
-from audio.clip import AudioError, load
+from audio.clip import AudioError, AudioTooLong, load
 from audio.devices import Microphone
 from audio.source import AudioChunk, chunks_from_clip
 
@@ -30,6 +30,12 @@ ACCEPTED = {
 }
 """Declared types accepted for an answer (MediaRecorder gives WebM/Opus in Chromium and Firefox,
 MP4/AAC in Safari); anything else is refused before a byte of it is decoded."""
+
+
+MAX_UPLOAD_S = 120.0
+"""Audio decoded from one upload at most: answers are endpointed at 90 s, so more is never an answer.
+Decoding stops here, so a small file that expands to hours (silence compresses ~100:1 in FLAC)
+costs two minutes of audio, not hours."""
 
 
 class UploadError(Exception):
@@ -114,7 +120,10 @@ def recording_from_upload(data: bytes, scratch: Path) -> Recording:
         except OSError as exc:
             raise _disk_error(exc) from exc
         try:
-            clip = load(tmp)
+            clip = load(tmp, max_duration_s=MAX_UPLOAD_S)
+        except AudioTooLong as exc:
+            raise UploadError(413, f"The recording is longer than {MAX_UPLOAD_S / 60:.0f} minutes: keep an "
+                                   f"answer under a minute and a half.") from exc
         except AudioError as exc:
             raise UploadError(422, f"The recording could not be read ({kind}): please try again.") from exc
     finally:
