@@ -18,7 +18,7 @@ from sqlalchemy import text
 from audio import asr
 from kiosk.errors import StoreUnavailable
 from kiosk.settings import load_settings
-from kiosk.store import INCOMPLETE, Store
+from kiosk.store import Store
 from kiosk.web.app import create_app
 from kiosk.web.state import Kiosk
 
@@ -183,25 +183,4 @@ def test_two_tabs_of_the_same_trainee_keep_two_sessions(tmp_path, engines, pin_h
         assert {s.trainee_name for s in store.sessions()} == {"Ana"}      # one trainee, two sessions
         gone = client.get(f"/api/visits/{first}/level")
         assert gone.status_code == 404 and "start again" in gone.json()["error"]
-    store.close()
-
-
-def test_sessions_left_open_are_closed_as_incomplete_and_keep_their_turns(tmp_path):
-    from datetime import datetime, timedelta, timezone
-
-    store = Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}")
-    ana, _ = store.find_or_create_trainee("Ana")
-    spoke = store.start_session(ana.id, "late-delivery", "The sofa")
-    store.add_turn(spoke, TURN)
-    silent = store.start_session(ana.id, "late-delivery", "The sofa")      # no answer stored yet
-    done = store.start_session(ana.id, "late-delivery", "The sofa")
-    store.add_turn(done, TURN)
-    store.finish_session(done, {"ending": "resolved", "score": 60, "anger_curve": [3, 2], "tips": []})
-    assert store.close_interrupted(datetime.now(timezone.utc) - timedelta(hours=1)) == 0   # still live
-    assert store.close_interrupted(datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
-    by_id = {s.id: s for s in store.sessions()}
-    assert silent not in by_id
-    assert by_id[spoke].ending == INCOMPLETE and by_id[spoke].turns == 1
-    assert by_id[done].ending == "resolved"
-    assert store.session_report(spoke)["anger_curve"] == [3, 2]
     store.close()
