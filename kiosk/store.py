@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, inspect, select, update
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from analysis.delivery import Baseline
-from kiosk.errors import StoreError, StoreUnavailable, UnknownTrainee
-from kiosk.store_schema import NAME_MAX, SCHEMA_VERSION, meta, metadata, rounds, sessions, trainees, turns
+from kiosk.errors import StoreError, StoreUnavailable, UnknownTrainee  # noqa: F401 - callers catch them here
+from kiosk.store_db import connect, normalise_url, unavailable  # noqa: F401 - normalise_url is public here
+from kiosk.store_schema import NAME_MAX, SCHEMA_VERSION, meta, rounds, sessions, trainees, turns
 
 log = logging.getLogger(__name__)
 
@@ -120,42 +121,6 @@ def json_safe(value):
     return value
 
 
-def normalise_url(url: str) -> str:
-    """postgres:// and postgresql:// mean the psycopg 3 driver, the one the kiosk installs."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-def _shown(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "the configured database"
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cur = dbapi_connection.cursor()
-    # WAL: the web server's readers never wait for the writer of a turn; 5 s busy wait covers
-    # a trainer's export running while a turn is stored.
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
-
-
-def _unavailable(exc: OperationalError) -> StoreUnavailable:
-    detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else "no detail"
-    lowered = detail.lower()
-    if "locked" in lowered or "busy" in lowered:
-        why = "another program is holding the database"
-    elif "full" in lowered or "no space" in lowered:
-        why = "the disk is full"
-    else:
-        why = "the database cannot be reached"
-    return StoreUnavailable(f"could not save: {why} ({detail}); nothing saved before was lost")
-
-
 def _trainee(row) -> Trainee:
     baseline = Baseline.from_dict(row.baseline) if row.baseline else None
     return Trainee(row.id, row.name, _utc(row.created_at), _utc(row.last_seen_at), baseline,
@@ -185,27 +150,7 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect, create the tables on a fresh database, refuse one of another schema version."""
-        url = normalise_url(url)
-        try:
-            parsed = make_url(url)
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, pool_pre_ping=True)
-        except (ArgumentError, NoSuchModuleError, OSError) as exc:
-            raise StoreError(f"cannot use the database {_shown(url)}: {exc}") from exc
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
-        try:
-            store._check_schema()
-        except SQLAlchemyError as exc:
-            engine.dispose()
-            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreError(f"cannot open the database {_shown(url)}: {detail}") from exc
-        except StoreError:
-            engine.dispose()
-            raise
-        return store
+        return cls(connect(url))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -220,7 +165,7 @@ class Store:
             with self.engine.begin() as c:
                 yield c
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     @contextmanager
     def _read(self):
@@ -228,26 +173,8 @@ class Store:
             with self.engine.connect() as c:
                 yield c
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
-    def _check_schema(self) -> None:
-        names = set(inspect(self.engine).get_table_names())
-        if meta.name not in names:
-            if names & {t.name for t in metadata.sorted_tables}:
-                raise StoreError(f"the database {_shown(str(self.engine.url))} has kiosk tables but no "
-                                 "schema version: point KIOSK_DB_URL at a fresh database")
-            metadata.create_all(self.engine)
-            with self.engine.begin() as c:
-                c.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            log.info("created kiosk tables (schema %d)", SCHEMA_VERSION)
-            return
-        with self.engine.connect() as c:
-            found = c.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-        if found != str(SCHEMA_VERSION):
-            raise StoreError(
-                f"the database {_shown(str(self.engine.url))} has schema version {found}, this kiosk "
-                f"needs {SCHEMA_VERSION}: run the matching kiosk version, or use a fresh database")
-        metadata.create_all(self.engine)  # checkfirst: adds nothing to a complete schema
 
     @property
     def schema_version(self) -> int:
