@@ -30,6 +30,18 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+def listening_on(port: int) -> set[str]:
+    """The local addresses with a listening TCP socket on ``port``, from the kernel's own table."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]) if len(address) == 8 else address)
+    return found
+
+
 class Server:
     def __init__(self, data_dir, port: int) -> None:
         env = {**os.environ, "KIOSK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
@@ -94,6 +106,7 @@ def test_a_kiosk_killed_mid_session_restarts_with_every_turn_and_the_session_mar
     store.close()
     server = Server(tmp_path, _port())                   # switched on again
     try:
+        assert listening_on(server.port) == {"127.0.0.1"}  # not reachable from the shop's network
         assert server.call("GET", "/api/config")[0] == 200
         assert server.post("/api/visits", {"name": "Kim"})["calibrated"] is False
     finally:
