@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,16 +96,23 @@ def test_an_answer_during_a_database_lock_can_simply_be_given_again(tmp_path, en
     store.close()
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real 2 MB filesystem (tmpfs) that the test can fill up; needs root, as the kiosk image has."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+@contextmanager
+def tmpfs(mount: Path, size: str = "2m"):
+    """A real small filesystem the test can fill up; needs root, as the kiosk image has."""
+    mount.mkdir(parents=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs (run the tests as root): {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    with tmpfs(tmp_path / "disk") as mount:
+        yield mount
 
 
 def fill(folder: Path) -> Path:
@@ -144,6 +152,20 @@ def test_a_full_disk_refuses_new_work_clearly_and_keeps_what_was_stored(small_di
         assert again.status_code == 200 and again.json()["turn"]["index"] == 1
         assert store.sessions()[0].turns == 2
         assert len(list(settings.audio_dir.rglob("*.wav"))) == 2   # both opted-in recordings, whole
+    store.close()
+
+
+def test_a_recording_that_cannot_be_kept_does_not_cost_the_judged_turn(tmp_path, engines, pin_hash, answer_wav):
+    client, store, settings = make_client(tmp_path, engines, pin_hash)
+    with tmpfs(settings.audio_dir, "64k"), client:          # only the recordings' folder is full
+        fill(settings.audio_dir)
+        token = visit(client, "Ana", keep_audio=True)
+        client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
+        r = upload(client, f"/api/visits/{token}/answer", answer_wav.read_bytes())
+        assert r.status_code == 200, r.text
+        [summary] = store.sessions()
+        assert summary.turns == 1 and store.session_report(summary.id)["turns"][0]["audio_kept"] is False
+        assert [p.name for p in settings.audio_dir.rglob("*") if p.is_file()] == ["filler"]   # no half WAV
     store.close()
 
 
