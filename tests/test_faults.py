@@ -76,6 +76,20 @@ def test_a_database_locked_by_another_process_is_one_sentence_then_works_again(t
     assert [t["index"] for t in store.session_report(sid)["turns"]] == [0, 1]
 
 
+def test_the_terminal_says_the_database_is_locked_in_one_line(tmp_path):
+    from conftest import run_kiosk
+
+    Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}").close()
+    lock = SqliteLock(tmp_path / "kiosk.db")
+    try:
+        done = run_kiosk("purge", "--days", "30", env={"KIOSK_DATA_DIR": str(tmp_path)})
+    finally:
+        lock.release()
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "another program is holding the database" in done.stderr
+    assert run_kiosk("purge", "--days", "30", env={"KIOSK_DATA_DIR": str(tmp_path)}).returncode == 0
+
+
 def test_an_answer_during_a_database_lock_can_simply_be_given_again(tmp_path, engines, pin_hash, answer_wav):
     client, store, settings = make_client(tmp_path, engines, pin_hash)
     with client:
