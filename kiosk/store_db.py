@@ -20,8 +20,9 @@ from kiosk.store_schema import SCHEMA_VERSION, meta, metadata
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
-"""How long a SQLite write waits for another writer (a trainer's export, a backup tool) before
-the kiosk says the database is busy; the reader side never waits (WAL)."""
+"""How long a write waits for another process's lock (a trainer's export, a backup tool, a
+migration on the shared PostgreSQL) before the kiosk says the database is busy. SQLite readers
+never wait (WAL)."""
 
 
 def normalise_url(url: str) -> str:
@@ -55,7 +56,7 @@ def unavailable(exc: OperationalError) -> StoreUnavailable:
     lines = str(getattr(exc, "orig", exc)).strip().splitlines()
     detail = lines[0] if lines else type(exc).__name__
     lowered = detail.lower()
-    if "locked" in lowered or "busy" in lowered:
+    if "lock" in lowered or "busy" in lowered:
         why = "another program is holding the database"
     elif "full" in lowered or "no space" in lowered:
         why = "the disk is full"
@@ -72,7 +73,10 @@ def connect(url: str) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True)
+        # PostgreSQL would wait for another session's lock forever: give up as SQLite does.
+        pg = parsed.get_backend_name() == "postgresql"
+        engine = create_engine(url, pool_pre_ping=True,
+                               connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"} if pg else {})
     except (ArgumentError, NoSuchModuleError, OSError) as exc:
         raise StoreError(f"cannot use the database {shown(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":

@@ -208,6 +208,34 @@ def test_sessions_left_open_are_closed_as_incomplete_and_keep_their_turns(store)
     assert store.session_report(spoke)["anger_curve"] == [3, 2]
 
 
+def test_a_postgresql_table_locked_by_another_session_is_one_sentence_not_a_hang(postgres_url):
+    import psycopg
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kiosk.errors import StoreUnavailable
+
+    store = Store.open(postgres_url)
+    try:
+        ana, _ = store.find_or_create_trainee("Ana")
+        sid = store.start_session(ana.id, "late-delivery", "The sofa")
+        pool = ThreadPoolExecutor(1)                                    # a hang fails the test, not the run
+        with psycopg.connect(postgres_url) as other:                   # another program's session
+            other.execute("LOCK TABLE turns IN ACCESS EXCLUSIVE MODE")     # e.g. a migration, a dump
+            blocked = pool.submit(store.add_turn, sid, TURN)
+            with pytest.raises(StoreUnavailable, match="another program is holding the database"):
+                blocked.result(timeout=60)
+        pool.shutdown()                                                # the lock is gone: it returns
+        store.add_turn(sid, TURN)                                       # lock released: it works
+        assert store.sessions()[0].turns == 1
+    finally:
+        from kiosk.store_schema import metadata
+
+        metadata.drop_all(store.engine)
+        with store.engine.begin() as c:
+            c.execute(text("DROP TABLE IF EXISTS kiosk_meta"))
+        store.close()
+
+
 def test_a_database_of_another_schema_version_is_refused(store):
     url = store.engine.url.render_as_string(hide_password=False)
     assert store.schema_version == SCHEMA_VERSION
