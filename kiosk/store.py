@@ -141,6 +141,22 @@ def _remove_files(paths: list[str | None]) -> int:
     return removed
 
 
+def _insert_turn(c, session_id: int, turn: dict, audio_path: str | None) -> None:
+    data = json_safe(turn)
+    data.get("customer", {}).pop("audio_path", None)  # a cache file of this machine only
+    reaction = data.get("reaction", {})
+    c.execute(turns.insert().values(
+        session_id=session_id, idx=int(data["index"]), created_at=_now(),
+        customer_text=data.get("customer", {}).get("text", ""),
+        transcript=data.get("transcript", {}).get("text", ""),
+        score=int(data.get("content", {}).get("score", 0)),
+        anger_before=int(reaction.get("anger_before", 0)),
+        anger_after=int(reaction.get("anger_after", 0)), data=data, audio_path=audio_path))
+    # A running score keeps an unfinished session (kiosk left mid-way) in the history.
+    mean = c.execute(select(func.avg(turns.c.score)).where(turns.c.session_id == session_id)).scalar()
+    c.execute(update(sessions).where(sessions.c.id == session_id).values(score=round(float(mean))))
+
+
 class Store:
     """The kiosk's database. Thread-safe: every method opens its own short transaction."""
 
@@ -246,29 +262,23 @@ class Store:
     # Sessions and turns
 
     def start_session(self, trainee_id: int, scenario_id: str, scenario_title: str,
-                      baseline: Baseline | None = None, round_id: int | None = None) -> int:
+                      baseline: Baseline | None = None, round_id: int | None = None,
+                      first_turn: dict | None = None, audio_path: str | None = None) -> int:
+        """A new session; with ``first_turn`` the session and its first answer are one transaction,
+        so a write that fails half-way never leaves an empty session in the history."""
         with self._write() as c:
-            return c.execute(sessions.insert().values(
+            session_id = c.execute(sessions.insert().values(
                 trainee_id=trainee_id, round_id=round_id, scenario_id=scenario_id,
                 scenario_title=scenario_title, started_at=_now(),
                 baseline=json_safe(baseline.to_dict()) if baseline else None)).inserted_primary_key[0]
+            if first_turn is not None:
+                _insert_turn(c, session_id, first_turn, audio_path)
+        return session_id
 
     def add_turn(self, session_id: int, turn: dict, audio_path: str | None = None) -> None:
         """Store one judged turn (``TurnRecord.to_dict()``) the moment it exists."""
-        data = json_safe(turn)
-        data.get("customer", {}).pop("audio_path", None)  # a cache file of this machine only
-        reaction = data.get("reaction", {})
         with self._write() as c:
-            c.execute(turns.insert().values(
-                session_id=session_id, idx=int(data["index"]), created_at=_now(),
-                customer_text=data.get("customer", {}).get("text", ""),
-                transcript=data.get("transcript", {}).get("text", ""),
-                score=int(data.get("content", {}).get("score", 0)),
-                anger_before=int(reaction.get("anger_before", 0)),
-                anger_after=int(reaction.get("anger_after", 0)), data=data, audio_path=audio_path))
-            # A running score keeps an unfinished session (kiosk left mid-way) in the history.
-            mean = c.execute(select(func.avg(turns.c.score)).where(turns.c.session_id == session_id)).scalar()
-            c.execute(update(sessions).where(sessions.c.id == session_id).values(score=round(float(mean))))
+            _insert_turn(c, session_id, turn, audio_path)
 
     def finish_session(self, session_id: int, result: dict) -> None:
         """Record the end of a session (``SessionResult.to_dict()``: ending, score, curve, tips)."""

@@ -191,6 +191,16 @@ def test_purge_removes_only_what_is_past_retention(store, tmp_path, judged_sessi
     assert store.purge(30) == Purged(0, 0, 0)                    # nightly runs are idempotent
 
 
+def test_a_session_and_its_first_answer_are_one_write(store):
+    ana, _ = store.find_or_create_trainee("Ana")
+    with pytest.raises(KeyError):                                   # the turn fails half-way…
+        store.start_session(ana.id, "late-delivery", "The sofa", first_turn={"transcript": {"text": "hi"}})
+    assert store.sessions() == []                                   # …so there is no empty session
+    sid = store.start_session(ana.id, "late-delivery", "The sofa", first_turn=TURN)
+    [summary] = store.sessions()
+    assert (summary.id, summary.turns, summary.score) == (sid, 1, 60)
+
+
 def test_sessions_left_open_are_closed_as_incomplete_and_keep_their_turns(store):
     ana, _ = store.find_or_create_trainee("Ana")
     spoke = store.start_session(ana.id, "late-delivery", "The sofa")
