@@ -27,6 +27,10 @@ class AudioError(Exception):
     """Audio that cannot be used. The message is one sentence meant for the user."""
 
 
+class AudioTooLong(AudioError):
+    """More audio than the limit: refused after decoding only up to the limit."""
+
+
 @dataclass(frozen=True, eq=False)
 class Clip:
     """Mono audio: float32 samples in [-1, 1] at ``sample_rate_hz``."""
@@ -117,7 +121,7 @@ def load(path: str | os.PathLike, sample_rate_hz: int | None = TARGET_RATE_HZ,
                     pieces.append(out.to_ndarray().reshape(-1))
                     total += pieces[-1].size
                 if total > limit:
-                    raise AudioError(
+                    raise AudioTooLong(
                         f"{path}: longer than the {max_duration_s:.0f} s limit for one answer")
             for out in resampler.resample(None):
                 pieces.append(out.to_ndarray().reshape(-1))

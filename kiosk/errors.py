@@ -13,6 +13,11 @@ class StoreError(Exception):
     """The database cannot be used. One line naming the database (never its password) and the fix."""
 
 
+class StoreUnavailable(StoreError):
+    """A write or read that could not reach the disk (database locked by another program, disk
+    full); the transaction was rolled back, so nothing stored before is lost. Retrying later works."""
+
+
 class UnknownTrainee(KeyError):
     def __str__(self) -> str:
         return f"no trainee called {self.args[0]!r} (see `kiosk trainees` for names and badge numbers)"

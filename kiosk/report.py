@@ -35,6 +35,7 @@ GUIDE_TITLES = {
 ENDINGS = {"resolved": "Resolved: the customer accepted your offer",
            "escalated": "Escalated to a supervisor or security",
            "walked_out": "The customer walked out",
+           "incomplete": "Interrupted: the kiosk stopped during this session",
            None: "Stopped before the end"}
 
 

@@ -13,19 +13,24 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, inspect, select, update
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from analysis.delivery import Baseline
-from kiosk.errors import StoreError, UnknownTrainee
-from kiosk.store_schema import NAME_MAX, SCHEMA_VERSION, meta, metadata, rounds, sessions, trainees, turns
+from kiosk.errors import StoreError, StoreUnavailable, UnknownTrainee  # noqa: F401 - callers catch them here
+from kiosk.store_db import connect, normalise_url, unavailable  # noqa: F401 - normalise_url is public here
+from kiosk.store_schema import NAME_MAX, SCHEMA_VERSION, meta, rounds, sessions, trainees, turns
 
 log = logging.getLogger(__name__)
+
+INCOMPLETE = "incomplete"
+"""The ending of a session whose kiosk stopped mid-way (killed, switched off at the wall)."""
 
 
 @dataclass(frozen=True)
@@ -116,30 +121,6 @@ def json_safe(value):
     return value
 
 
-def normalise_url(url: str) -> str:
-    """postgres:// and postgresql:// mean the psycopg 3 driver, the one the kiosk installs."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-def _shown(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "the configured database"
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cur = dbapi_connection.cursor()
-    # WAL: the web server's readers never wait for the writer of a turn; 5 s busy wait covers
-    # a trainer's export running while a turn is stored.
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
-
-
 def _trainee(row) -> Trainee:
     baseline = Baseline.from_dict(row.baseline) if row.baseline else None
     return Trainee(row.id, row.name, _utc(row.created_at), _utc(row.last_seen_at), baseline,
@@ -160,6 +141,22 @@ def _remove_files(paths: list[str | None]) -> int:
     return removed
 
 
+def _insert_turn(c, session_id: int, turn: dict, audio_path: str | None) -> None:
+    data = json_safe(turn)
+    data.get("customer", {}).pop("audio_path", None)  # a cache file of this machine only
+    reaction = data.get("reaction", {})
+    c.execute(turns.insert().values(
+        session_id=session_id, idx=int(data["index"]), created_at=_now(),
+        customer_text=data.get("customer", {}).get("text", ""),
+        transcript=data.get("transcript", {}).get("text", ""),
+        score=int(data.get("content", {}).get("score", 0)),
+        anger_before=int(reaction.get("anger_before", 0)),
+        anger_after=int(reaction.get("anger_after", 0)), data=data, audio_path=audio_path))
+    # A running score keeps an unfinished session (kiosk left mid-way) in the history.
+    mean = c.execute(select(func.avg(turns.c.score)).where(turns.c.session_id == session_id)).scalar()
+    c.execute(update(sessions).where(sessions.c.id == session_id).values(score=round(float(mean))))
+
+
 class Store:
     """The kiosk's database. Thread-safe: every method opens its own short transaction."""
 
@@ -169,64 +166,46 @@ class Store:
     @classmethod
     def open(cls, url: str) -> Store:
         """Connect, create the tables on a fresh database, refuse one of another schema version."""
-        url = normalise_url(url)
-        try:
-            parsed = make_url(url)
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, pool_pre_ping=True)
-        except (ArgumentError, NoSuchModuleError, OSError) as exc:
-            raise StoreError(f"cannot use the database {_shown(url)}: {exc}") from exc
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
-        try:
-            store._check_schema()
-        except SQLAlchemyError as exc:
-            engine.dispose()
-            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreError(f"cannot open the database {_shown(url)}: {detail}") from exc
-        except StoreError:
-            engine.dispose()
-            raise
-        return store
+        return cls(connect(url))
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def _check_schema(self) -> None:
-        names = set(inspect(self.engine).get_table_names())
-        if meta.name not in names:
-            if names & {t.name for t in metadata.sorted_tables}:
-                raise StoreError(f"the database {_shown(str(self.engine.url))} has kiosk tables but no "
-                                 "schema version: point KIOSK_DB_URL at a fresh database")
-            metadata.create_all(self.engine)
+    @contextmanager
+    def _write(self):
+        """A transaction whose failure to reach the disk is one clear sentence (StoreUnavailable).
+
+        The transaction is rolled back whole, so what was stored before stays exactly as it was.
+        """
+        try:
             with self.engine.begin() as c:
-                c.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            log.info("created kiosk tables (schema %d)", SCHEMA_VERSION)
-            return
-        with self.engine.connect() as c:
-            found = c.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-        if found != str(SCHEMA_VERSION):
-            raise StoreError(
-                f"the database {_shown(str(self.engine.url))} has schema version {found}, this kiosk "
-                f"needs {SCHEMA_VERSION}: run the matching kiosk version, or use a fresh database")
-        metadata.create_all(self.engine)  # checkfirst: adds nothing to a complete schema
+                yield c
+        except OperationalError as exc:
+            raise unavailable(exc) from exc
+
+    @contextmanager
+    def _read(self):
+        try:
+            with self.engine.connect() as c:
+                yield c
+        except OperationalError as exc:
+            raise unavailable(exc) from exc
+
 
     @property
     def schema_version(self) -> int:
-        with self.engine.connect() as c:
+        with self._read() as c:
             return int(c.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar())
 
     # Trainees
 
     def find_trainee(self, name: str) -> Trainee | None:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(trainees).where(trainees.c.name_key == name_key(name))).first()
         return _trainee(row) if row else None
 
     def trainee(self, trainee_id: int) -> Trainee:
-        with self.engine.connect() as c:
+        with self._read() as c:
             row = c.execute(select(trainees).where(trainees.c.id == trainee_id)).first()
         if row is None:
             raise UnknownTrainee(trainee_id)
@@ -236,13 +215,13 @@ class Store:
         """The trainee with this name or badge (marked seen), or a new one; True when new."""
         name = clean_name(name)
         now = _now()
-        with self.engine.begin() as c:
+        with self._write() as c:
             row = c.execute(select(trainees).where(trainees.c.name_key == name_key(name))).first()
             if row is not None:
                 c.execute(update(trainees).where(trainees.c.id == row.id).values(last_seen_at=now))
                 return _trainee(row), False
         try:
-            with self.engine.begin() as c:
+            with self._write() as c:
                 new_id = c.execute(trainees.insert().values(
                     name=name, name_key=name_key(name), created_at=now, last_seen_at=now,
                     keep_audio=keep_audio)).inserted_primary_key[0]
@@ -251,17 +230,17 @@ class Store:
         return self.trainee(new_id), True
 
     def set_baseline(self, trainee_id: int, baseline: Baseline) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(update(trainees).where(trainees.c.id == trainee_id).values(
                 baseline=json_safe(baseline.to_dict()), baseline_at=_now()))
 
     def set_keep_audio(self, trainee_id: int, keep: bool) -> None:
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(update(trainees).where(trainees.c.id == trainee_id).values(keep_audio=keep))
 
     def delete_trainee(self, trainee_id: int) -> int:
         """Everything about one trainee, recordings included; returns the files deleted."""
-        with self.engine.begin() as c:
+        with self._write() as c:
             ids = select(sessions.c.id).where(sessions.c.trainee_id == trainee_id)
             paths = list(c.execute(select(turns.c.audio_path).where(turns.c.session_id.in_(ids))).scalars())
             c.execute(delete(turns).where(turns.c.session_id.in_(ids)))
@@ -276,44 +255,59 @@ class Store:
                .where(sessions.c.score.is_not(None)).group_by(sessions.c.trainee_id).subquery())
         query = (select(trainees, per.c.n, per.c.mean, per.c.last)
                  .outerjoin(per, per.c.trainee_id == trainees.c.id).order_by(trainees.c.name_key))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [RosterRow(_trainee(r), r.n or 0, None if r.mean is None else round(float(r.mean), 1),
                               _utc(r.last)) for r in c.execute(query)]
 
     # Sessions and turns
 
     def start_session(self, trainee_id: int, scenario_id: str, scenario_title: str,
-                      baseline: Baseline | None = None, round_id: int | None = None) -> int:
-        with self.engine.begin() as c:
-            return c.execute(sessions.insert().values(
+                      baseline: Baseline | None = None, round_id: int | None = None,
+                      first_turn: dict | None = None, audio_path: str | None = None) -> int:
+        """A new session; with ``first_turn`` the session and its first answer are one transaction,
+        so a write that fails half-way never leaves an empty session in the history."""
+        with self._write() as c:
+            session_id = c.execute(sessions.insert().values(
                 trainee_id=trainee_id, round_id=round_id, scenario_id=scenario_id,
                 scenario_title=scenario_title, started_at=_now(),
                 baseline=json_safe(baseline.to_dict()) if baseline else None)).inserted_primary_key[0]
+            if first_turn is not None:
+                _insert_turn(c, session_id, first_turn, audio_path)
+        return session_id
 
     def add_turn(self, session_id: int, turn: dict, audio_path: str | None = None) -> None:
         """Store one judged turn (``TurnRecord.to_dict()``) the moment it exists."""
-        data = json_safe(turn)
-        data.get("customer", {}).pop("audio_path", None)  # a cache file of this machine only
-        reaction = data.get("reaction", {})
-        with self.engine.begin() as c:
-            c.execute(turns.insert().values(
-                session_id=session_id, idx=int(data["index"]), created_at=_now(),
-                customer_text=data.get("customer", {}).get("text", ""),
-                transcript=data.get("transcript", {}).get("text", ""),
-                score=int(data.get("content", {}).get("score", 0)),
-                anger_before=int(reaction.get("anger_before", 0)),
-                anger_after=int(reaction.get("anger_after", 0)), data=data, audio_path=audio_path))
-            # A running score keeps an unfinished session (kiosk left mid-way) in the history.
-            mean = c.execute(select(func.avg(turns.c.score)).where(turns.c.session_id == session_id)).scalar()
-            c.execute(update(sessions).where(sessions.c.id == session_id).values(score=round(float(mean))))
+        with self._write() as c:
+            _insert_turn(c, session_id, turn, audio_path)
 
     def finish_session(self, session_id: int, result: dict) -> None:
         """Record the end of a session (``SessionResult.to_dict()``: ending, score, curve, tips)."""
         result = json_safe(result)
-        with self.engine.begin() as c:
+        with self._write() as c:
             c.execute(update(sessions).where(sessions.c.id == session_id).values(
                 finished_at=_now(), ending=result.get("ending"), score=result.get("score"),
                 anger_curve=result.get("anger_curve"), tips=result.get("tips")))
+
+    def close_interrupted(self, idle_before: datetime) -> int:
+        """Mark sessions left unfinished by a kiosk that stopped (killed, power cut) as "incomplete".
+
+        Only sessions with nothing written since ``idle_before`` are touched, so a kiosk sharing a
+        PostgreSQL database never closes another kiosk's live session. Their turns stay as they
+        were; a session row with no turn at all (the kiosk stopped between creating it and storing
+        its first answer) holds nothing and is removed. Returns the sessions marked.
+        """
+        last_turn = (select(func.max(turns.c.created_at)).where(turns.c.session_id == sessions.c.id)
+                     .scalar_subquery())
+        activity = func.coalesce(last_turn, sessions.c.started_at)
+        open_ = sessions.c.finished_at.is_(None) & (activity < idle_before)
+        has_turns = select(turns.c.id).where(turns.c.session_id == sessions.c.id).exists()
+        with self._write() as c:
+            c.execute(delete(sessions).where(open_ & ~has_turns))
+            marked = c.execute(update(sessions).where(open_).values(
+                ending=INCOMPLETE, finished_at=activity)).rowcount
+        if marked:
+            log.warning("marked %d interrupted sessions as incomplete", marked)
+        return marked
 
     def sessions(self, trainee_id: int | None = None, round_id: int | None = None,
                  newest_first: bool = True) -> list[SessionSummary]:
@@ -330,14 +324,14 @@ class Store:
         if round_id is not None:
             query = query.where(sessions.c.round_id == round_id)
         order = sessions.c.started_at.desc() if newest_first else sessions.c.started_at
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [SessionSummary(r.id, r.trainee_id, r.name, r.scenario_id, r.scenario_title,
                                    _utc(r.started_at), r.ending, r.score, r.n or 0, r.anger_after, r.round_id)
                     for r in c.execute(query.order_by(order, sessions.c.id))]
 
     def session_report(self, session_id: int) -> dict:
         """A stored session in the shape of ``SessionResult.to_dict()``, plus who and when."""
-        with self.engine.connect() as c:
+        with self._read() as c:
             s = c.execute(select(sessions, trainees.c.name).join(
                 trainees, trainees.c.id == sessions.c.trainee_id).where(sessions.c.id == session_id)).first()
             if s is None:
@@ -362,13 +356,13 @@ class Store:
                         func.count(sessions.c.id).filter(sessions.c.ending == "resolved").label("resolved"))
                  .where(sessions.c.score.is_not(None))
                  .group_by(sessions.c.scenario_id).order_by(sessions.c.scenario_id))
-        with self.engine.connect() as c:
+        with self._read() as c:
             return [ScenarioStats(r.scenario_id, r.title, r.n, r.people,
                                   None if r.mean is None else round(float(r.mean), 1), r.resolved)
                     for r in c.execute(query)]
 
     def create_round(self, scenario_id: str, scenario_title: str) -> int:
-        with self.engine.begin() as c:
+        with self._write() as c:
             return c.execute(rounds.insert().values(scenario_id=scenario_id, scenario_title=scenario_title,
                                                     created_at=_now())).inserted_primary_key[0]
 
@@ -381,7 +375,7 @@ class Store:
                  .join(sessions, sessions.c.id == turns.c.session_id)
                  .join(trainees, trainees.c.id == sessions.c.trainee_id)
                  .order_by(sessions.c.started_at, sessions.c.id, turns.c.idx))
-        with self.engine.connect() as c:
+        with self._read() as c:
             for r in c.execute(query):
                 yield {"trainee": r.name, "session": r.session_id,
                        "started_at": _utc(r.started_at).isoformat(timespec="seconds"),
@@ -392,7 +386,7 @@ class Store:
     def purge(self, older_than_days: int, now: datetime | None = None) -> Purged:
         """Delete sessions older than the retention period, and trainees not seen since then."""
         cutoff = (now or _now()) - timedelta(days=older_than_days)
-        with self.engine.begin() as c:
+        with self._write() as c:
             old = select(sessions.c.id).where(sessions.c.started_at < cutoff)
             paths = list(c.execute(select(turns.c.audio_path).where(turns.c.session_id.in_(old))).scalars())
             c.execute(delete(turns).where(turns.c.session_id.in_(old)))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from kiosk.store import SCHEMA_VERSION, Purged, Store, StoreError, UnknownTrainee, clean_name, normalise_url
+from kiosk.store import INCOMPLETE, SCHEMA_VERSION, Purged, Store, StoreError, UnknownTrainee, clean_name, normalise_url
 
 
 def _pg_bin() -> Path | None:
@@ -147,6 +147,103 @@ def test_retention_purges_old_sessions_and_forgotten_trainees(store, tmp_path):
     assert store.purge(30) == Purged(1, 1, 1)
     assert not recording.exists()
     assert [r.trainee.name for r in store.roster()] == ["Recent"]
+
+
+TURN = {"index": 0, "customer": {"text": "Where is my sofa?"}, "transcript": {"text": "I'm sorry"},
+        "content": {"score": 60}, "reaction": {"anger_before": 3, "anger_after": 2}}
+
+
+def _age(store, table: str, column: str, row_id: int, days: int) -> None:
+    with store.engine.begin() as c:
+        c.execute(text(f"UPDATE {table} SET {column} = :t WHERE id = :i"),
+                  {"t": datetime.now(timezone.utc) - timedelta(days=days), "i": row_id})
+
+
+def test_purge_removes_only_what_is_past_retention(store, tmp_path, judged_session):
+    result, baseline = judged_session
+    regular, _ = store.find_or_create_trainee("Regular")          # practised long ago and last week
+    store.set_baseline(regular.id, baseline)
+    old_round, new_round = store.create_round("late-delivery", "The sofa"), store.create_round("x", "X")
+    _age(store, "rounds", "created_at", old_round, 40)
+    _age(store, "rounds", "created_at", new_round, 40)           # old, but a recent session uses it
+    files = {}
+    for days, round_id in ((40, old_round), (5, new_round)):
+        sid = store.start_session(regular.id, "late-delivery", "The sofa", baseline, round_id)
+        files[days] = tmp_path / f"{days}.wav"
+        files[days].write_bytes(b"RIFF")
+        store.add_turn(sid, result.turns[0].to_dict(), str(files[days]))
+        store.finish_session(sid, result.to_dict())
+        _age(store, "sessions", "started_at", sid, days)
+    keep = store.session_report(sid)
+    quiet, _ = store.find_or_create_trainee("Gone Quiet")        # nothing since 40 days ago
+    _age(store, "sessions", "started_at", store.start_session(quiet.id, "late-delivery", "The sofa"), 40)
+    _age(store, "trainees", "last_seen_at", quiet.id, 40)
+    assert store.purge(30) == Purged(2, 1, 1)
+    assert not files[40].exists() and files[5].exists()
+    assert [r.trainee.name for r in store.roster()] == ["Regular"]
+    assert store.trainee(regular.id).baseline == store.find_trainee("regular").baseline is not None
+    [left] = store.sessions()
+    assert store.session_report(left.id) == keep                 # the recent session, byte for byte
+    assert left.round_id == new_round
+    with store.engine.connect() as c:
+        assert sorted(c.execute(text("SELECT id FROM rounds")).scalars()) == [new_round]
+        assert c.execute(text("SELECT count(*) FROM turns")).scalar() == 1
+    assert store.purge(30) == Purged(0, 0, 0)                    # nightly runs are idempotent
+
+
+def test_a_session_and_its_first_answer_are_one_write(store):
+    ana, _ = store.find_or_create_trainee("Ana")
+    with pytest.raises(KeyError):                                   # the turn fails half-way…
+        store.start_session(ana.id, "late-delivery", "The sofa", first_turn={"transcript": {"text": "hi"}})
+    assert store.sessions() == []                                   # …so there is no empty session
+    sid = store.start_session(ana.id, "late-delivery", "The sofa", first_turn=TURN)
+    [summary] = store.sessions()
+    assert (summary.id, summary.turns, summary.score) == (sid, 1, 60)
+
+
+def test_sessions_left_open_are_closed_as_incomplete_and_keep_their_turns(store):
+    ana, _ = store.find_or_create_trainee("Ana")
+    spoke = store.start_session(ana.id, "late-delivery", "The sofa")
+    store.add_turn(spoke, TURN)
+    silent = store.start_session(ana.id, "late-delivery", "The sofa")      # no answer stored yet
+    done = store.start_session(ana.id, "late-delivery", "The sofa")
+    store.add_turn(done, TURN)
+    store.finish_session(done, {"ending": "resolved", "score": 60, "anger_curve": [3, 2], "tips": []})
+    assert store.close_interrupted(datetime.now(timezone.utc) - timedelta(hours=1)) == 0   # still live
+    assert store.close_interrupted(datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
+    by_id = {s.id: s for s in store.sessions()}
+    assert silent not in by_id
+    assert by_id[spoke].ending == INCOMPLETE and by_id[spoke].turns == 1
+    assert by_id[done].ending == "resolved"
+    assert store.session_report(spoke)["anger_curve"] == [3, 2]
+
+
+def test_a_postgresql_table_locked_by_another_session_is_one_sentence_not_a_hang(postgres_url):
+    import psycopg
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kiosk.errors import StoreUnavailable
+
+    store = Store.open(postgres_url)
+    try:
+        ana, _ = store.find_or_create_trainee("Ana")
+        sid = store.start_session(ana.id, "late-delivery", "The sofa")
+        pool = ThreadPoolExecutor(1)                                    # a hang fails the test, not the run
+        with psycopg.connect(postgres_url) as other:                   # another program's session
+            other.execute("LOCK TABLE turns IN ACCESS EXCLUSIVE MODE")     # e.g. a migration, a dump
+            blocked = pool.submit(store.add_turn, sid, TURN)
+            with pytest.raises(StoreUnavailable, match="another program is holding the database"):
+                blocked.result(timeout=60)
+        pool.shutdown()                                                # the lock is gone: it returns
+        store.add_turn(sid, TURN)                                       # lock released: it works
+        assert store.sessions()[0].turns == 1
+    finally:
+        from kiosk.store_schema import metadata
+
+        metadata.drop_all(store.engine)
+        with store.engine.begin() as c:
+            c.execute(text("DROP TABLE IF EXISTS kiosk_meta"))
+        store.close()
 
 
 def test_a_database_of_another_schema_version_is_refused(store):

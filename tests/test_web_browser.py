@@ -258,3 +258,41 @@ def test_a_kiosk_with_a_headset_on_the_machine_records_on_the_server(tmp_path, b
         assert "sorry" in said and "refund" in said
         shot(page, "14-server-microphone")
         page.close()
+
+
+def test_closing_the_tab_mid_recording_stores_what_was_said_and_the_kiosk_carries_on(tmp_path, browser):
+    from sqlalchemy import text
+
+    from kiosk.store import Store
+
+    with serving(tmp_path) as base:
+        page = browser.new_page()
+        page.goto(base)
+        page.click("#btn-begin:not([disabled])")
+        page.keyboard.type("Tab Closer")
+        page.click("#btn-name-ok")
+        wait_state(page, "calibrate")
+        page.click("#btn-skip-calibration")
+        wait_state(page, "scenarios")
+        page.click(".scenario-card[data-scenario='late-delivery']")
+        wait_state(page, "your-turn", timeout_s=30)
+        page.click("#btn-record")
+        # One answer judged and stored; the customer is not settled yet, so nothing ended the session.
+        assert wait_state(page, "your-turn", "finished", timeout_s=60) == "your-turn"
+        page.click("#btn-record")
+        wait_state(page, "recording", timeout_s=5)
+        page.close()                                                   # mid-recording: the tab is gone
+        store = Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}")
+        for _ in range(50):                                            # well before the idle expiry
+            with store.engine.connect() as c:
+                if c.execute(text("SELECT finished_at FROM sessions")).scalar() is not None:
+                    break
+            time.sleep(0.1)
+        [summary] = store.sessions()
+        assert summary.turns == 1 and store.session_report(summary.id)["tips"]
+        store.close()
+        again = browser.new_page()                                     # the next trainee starts normally
+        again.goto(base)
+        again.click("#btn-begin:not([disabled])")
+        wait_state(again, "name")
+        again.close()

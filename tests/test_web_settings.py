@@ -78,6 +78,7 @@ def test_set_pin_from_the_command_line(tmp_path):
                           capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert verify_pin("13579", load_settings(env=env).trainer_pin_hash)
+    assert "13579" not in (tmp_path / "settings.toml").read_text()      # only the salted hash is written
     short = subprocess.run([sys.executable, "-m", "kiosk.cli", "set-pin", "--stdin"], input="12\n",
                            capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT)
     assert short.returncode == 2 and short.stderr == "error: the trainer PIN must be 4 to 12 digits\n"

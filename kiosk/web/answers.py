@@ -8,6 +8,7 @@ touching the routes.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from audio.capture import Recording, record_answer
-from audio.clip import AudioError, load
+from audio.clip import AudioError, AudioTooLong, load
 from audio.devices import Microphone
 from audio.source import AudioChunk, chunks_from_clip
 from audio.vad import EndpointConfig
@@ -30,6 +31,12 @@ ACCEPTED = {
 }
 """Declared types accepted for an answer (MediaRecorder gives WebM/Opus in Chromium and Firefox,
 MP4/AAC in Safari); anything else is refused before a byte of it is decoded."""
+
+
+MAX_UPLOAD_S = 120.0
+"""Audio decoded from one upload at most: answers are endpointed at 90 s, so more is never an answer.
+Decoding stops here, so a small file that expands to hours (silence compresses ~100:1 in FLAC)
+costs two minutes of audio, not hours."""
 
 
 class UploadError(Exception):
@@ -89,6 +96,13 @@ async def read_body(request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _disk_error(exc: OSError) -> UploadError:
+    if exc.errno == errno.ENOSPC:
+        return UploadError(507, "The kiosk's disk is full, so it cannot take this answer: please tell a "
+                                "trainer. Everything saved before is safe.")
+    return UploadError(503, "The kiosk could not store this answer for judging: please try again.")
+
+
 def recording_from_upload(data: bytes, scratch: Path, noisy: bool = False) -> Recording:
     """Decode an uploaded answer (any format PyAV reads) and endpoint it like a live microphone,
     except that a pause never ends it: the browser (or the trainee's tap) already decided where
@@ -97,13 +111,22 @@ def recording_from_upload(data: bytes, scratch: Path, noisy: bool = False) -> Re
     if kind is None:
         raise UploadError(415, "That file is not audio the kiosk recognises: send WebM, Ogg, WAV, MP3, "
                                "FLAC or MP4 audio.")
-    scratch.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="answer-", suffix=f".{kind.lower()}", dir=scratch)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="answer-", suffix=f".{kind.lower()}", dir=scratch)
+    except OSError as exc:
+        raise _disk_error(exc) from exc
+    try:
         try:
-            clip = load(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise _disk_error(exc) from exc
+        try:
+            clip = load(tmp, max_duration_s=MAX_UPLOAD_S)
+        except AudioTooLong as exc:
+            raise UploadError(413, f"The recording is longer than {MAX_UPLOAD_S / 60:.0f} minutes: keep an "
+                                   f"answer under a minute and a half.") from exc
         except AudioError as exc:
             raise UploadError(422, f"The recording could not be read ({kind}): please try again.") from exc
     finally:

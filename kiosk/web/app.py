@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from audio.devices import DeviceError
+from kiosk.errors import StoreError
 from kiosk.report import REPORT_CSS
 from kiosk.session import AnswerError
 from kiosk.store import UnknownTrainee
@@ -49,9 +50,16 @@ def create_app(kiosk: Kiosk, model: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         kiosk.load_in_background(model)
+        try:
+            kiosk.recover()
+        except StoreError as exc:  # the kiosk still starts; the next write says what is wrong
+            log.error("could not close interrupted sessions: %s", exc)
         yield
         for token in list(kiosk.visits):  # shutting down: store how open sessions ended
-            kiosk.end_visit(token)
+            try:
+                kiosk.end_visit(token)
+            except StoreError as exc:  # closed as "incomplete" at the next start instead
+                log.error("could not store an ending at shutdown: %s", exc)
 
     app = FastAPI(title="Difficult-customer practice kiosk", lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
@@ -78,6 +86,13 @@ def create_app(kiosk: Kiosk, model: str | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
         return _error(422, "The request was incomplete or malformed.")
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError):
+        log.error("store: %s", exc)
+        return _error(503, "The kiosk could not use its database just now (busy or out of disk space), so "
+                           "this step was not saved: please try again in a moment. Everything saved before "
+                           "is safe.")
 
     handlers = ((UploadError, lambda e: e.status), (AnswerError, lambda e: 422), (NotReady, lambda e: 503),
                 (DeviceError, lambda e: 503), (ScenarioNotFound, lambda e: 404),

@@ -14,10 +14,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from datetime import datetime, timedelta, timezone
 
 from audio.capture import Recording
 from audio.clip import Clip, save_wav
 from audio.tts import Voice
+from kiosk.errors import StoreUnavailable
 from kiosk.session import CustomerLine, Engines, PracticeSession, TurnRecord
 from kiosk.settings import Settings
 from kiosk.store import Store, Trainee
@@ -144,6 +147,7 @@ class Kiosk:
         if self.settings.retention_days and time.monotonic() - self.last_purge > PURGE_EVERY_S:
             self.last_purge = time.monotonic()
             self.store.purge(self.settings.retention_days)
+            self._close_stale()
         return visit
 
     def visit(self, token: str) -> Visit | None:
@@ -184,25 +188,61 @@ class Kiosk:
         self.store.finish_session(visit.session_id, visit.practice.result().to_dict())
         visit.saved = True
 
-    def keep_recording(self, trainee_id: int, session_id: int, record: TurnRecord, clip: Clip) -> str:
-        """Save an opted-in answer; the path is built from numbers only, never from user input."""
-        path = self.settings.audio_dir / str(trainee_id) / f"{session_id}-{record.index}.wav"
+    def keep_recording(self, trainee_id: int, record: TurnRecord, clip: Clip) -> str:
+        """Save an opted-in answer; the name is the server's own (numbers and a random tag), never
+        user input, and is made before the turn is stored so both go in one write."""
+        path = self.settings.audio_dir / str(trainee_id) / f"{secrets.token_hex(6)}-{record.index}.wav"
         return str(save_wav(clip, path))
 
     def judge(self, practice: PracticeSession, recording: Recording, trainee: Trainee, keep_audio: bool,
               session_id: int | None, round_id: int | None = None) -> tuple[TurnRecord, int]:
         """Judge one answer and store the turn at once (with the recording only if opted in).
 
-        The stored session is created with its first judged answer (``session_id`` None), so a
-        trainee who picks a scenario and walks away leaves no empty session in the history.
+        The stored session is created with its first judged answer (``session_id`` None), in the
+        same transaction, so a trainee who picks a scenario and walks away, or a write that fails,
+        leaves no empty session in the history.
         """
+        before = (practice.state, practice.current_line, len(practice.turns))
         record = practice.answer(recording)
-        if session_id is None:
-            session_id = self.store.start_session(trainee.id, practice.scenario.id, practice.scenario.title,
-                                                  practice.baseline, round_id)
-        path = self.keep_recording(trainee.id, session_id, record, recording.speech_clip()) if keep_audio else None
-        self.store.add_turn(session_id, record.to_dict(), path)
+        path = self._kept(trainee.id, record, recording.speech_clip()) if keep_audio else None
+        try:
+            if session_id is None:
+                session_id = self.store.start_session(trainee.id, practice.scenario.id, practice.scenario.title,
+                                                      practice.baseline, round_id, record.to_dict(), path)
+            else:
+                self.store.add_turn(session_id, record.to_dict(), path)
+        except StoreUnavailable:
+            # Not stored, so not said: the customer waits for the same answer again, and the
+            # trainee's retry becomes this turn instead of a gap in the stored session.
+            practice.state, practice.current_line = before[:2]
+            del practice.turns[before[2]:]
+            if path:
+                Path(path).unlink(missing_ok=True)
+            raise
         return record, session_id
+
+    def _kept(self, trainee_id: int, record: TurnRecord, clip: Clip) -> str | None:
+        """The opted-in recording, or None when the disk refuses it: the judged turn matters more."""
+        try:
+            return self.keep_recording(trainee_id, record, clip)
+        except OSError as exc:
+            log.warning("could not keep the recording of turn %d: %s", record.index, exc)
+            return None
+
+    def recover(self) -> int:
+        """At start: close the sessions a stopped kiosk left open, so the history says "incomplete".
+
+        A SQLite file belongs to this kiosk alone, so every open session in it is from a previous
+        run. A shared PostgreSQL database also holds other kiosks' live sessions: only those idle
+        past any visit's expiry are closed (and again with the daily purge).
+        """
+        if self.store.engine.dialect.name == "sqlite":
+            return self.store.close_interrupted(datetime.now(timezone.utc))
+        return self._close_stale()
+
+    def _close_stale(self) -> int:
+        idle = timedelta(seconds=self.settings.idle_timeout_s + VISIT_GRACE_S)
+        return self.store.close_interrupted(datetime.now(timezone.utc) - idle)
 
     def practice_for(self, scenario: Scenario, trainee: Trainee) -> PracticeSession:
         """A fresh session with the engine, judged against this trainee's calm baseline."""

@@ -66,6 +66,11 @@ function forget() {
 }
 
 for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, armIdle, { passive: true });
+// The tab is closed (or the kiosk browser restarted) mid-practice: end the visit now, so its
+// ending is stored at once rather than when the server expires it minutes later.
+window.addEventListener("pagehide", () => {
+  if (visit) fetch(`/api/visits/${visit}`, { method: "DELETE", headers: { "X-Kiosk": "1" }, keepalive: true });
+});
 
 // --- Audio ---------------------------------------------------------------------------------
 
