@@ -101,7 +101,7 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record(mic_device, prompt: str):
+def _record(mic_device, prompt: str, on_event=None):
     print(prompt, file=sys.stderr)
 
     def meter(db: float) -> None:
@@ -109,7 +109,7 @@ def _record(mic_device, prompt: str):
         print(f"\r  level |{'#' * bars:<40}|", end="", file=sys.stderr, flush=True)
 
     with Microphone(mic_device) as mic:
-        recording = record_answer(mic.chunks(), on_level=meter)
+        recording = record_answer(mic.chunks(), on_level=meter, on_event=on_event)
     print("", file=sys.stderr)
     if recording.outcome is Outcome.DEVICE_LOST and not recording.has_speech:
         raise AnswerError(recording.error or "the microphone stopped working")
@@ -137,9 +137,12 @@ def practice(args: argparse.Namespace) -> int:
         line = session.current_line
         print(f"\nCustomer (anger {line.anger}): {line.text}")
         play(load(line.audio_path), speaker)
+        stream = session.listen()  # transcribes while the trainee is still talking
         try:
-            record = session.answer(_record(mic, "Your answer (stop talking to finish)…"))
+            recording = _record(mic, "Your answer (stop talking to finish)…", stream.on_event)
+            record = session.answer(recording, stream=stream)
         except AnswerError as exc:
+            stream.close()
             unheard += 1
             print(f"  {exc}")
             continue
