@@ -55,9 +55,11 @@ class Engines:
         return engines
 
     def warm_up(self) -> None:
-        """Run one tiny decode now: CTranslate2 allocates its buffers on the first call, which
-        would otherwise land on the first trainee's answer."""
+        """Run one tiny decode and one synthesis now: CTranslate2 allocates its buffers on the
+        first call and espeak-ng loads its voices on the first line (2 s on a busy machine);
+        either would otherwise land on the first trainee's answer or the first customer line."""
         self.transcriber.transcribe(Clip.silence(0.5))
+        self.synthesizer.synthesize_to_file("Hello.", Voice())
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from audio.capture import record_answer
 from audio.clip import Clip, load
 from audio.devices import Microphone
 from audio.source import chunks_from_clip
-from audio.streaming import StreamingTranscriber
+from audio.asr import Word
+from audio.streaming import StreamingTranscriber, drop_trailing_hallucination
 from audio.wer import normalize_words, word_error_rate
 from bench.mix import mixed_answer
 from conftest import espeak
@@ -108,3 +109,12 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
     voice = session.base_voice
     assert all(engines.synthesizer.cache_path(text, voice.with_anger(anger)).is_file()
                for text, anger in candidates)
+
+
+def test_only_an_improbable_word_at_a_segment_end_is_dropped():
+    # Probabilities as tiny.en gave them at a cut after "...not busy sleeping." (27.9 s).
+    words = [Word("busy", 26.4, 26.7, 0.99), Word("sleeping.", 26.7, 27.2, 0.98),
+             Word("Thank", 27.38, 27.4, 0.01), Word("you.", 27.4, 27.46, 0.98)]
+    assert [w.text for w in drop_trailing_hallucination(words, 27.9)] == ["busy", "sleeping."]
+    # The same improbable word early in a segment is Whisper's business, not a cut's artefact.
+    assert drop_trailing_hallucination(words, 40.0) == words
