@@ -79,6 +79,8 @@ class StreamingTranscriber:
             end_s = min(event.time_s + TAIL_KEEP_S, audio.duration_s)
             idle = all(f.done() for f in self._futures) and (
                 self._provisional is None or self._provisional[1].done())
+            if end_s - self._cut_s >= self.min_segment_s:
+                self._promote_provisional()
             self._drop_provisional()
             if end_s - self._cut_s >= self.min_segment_s:
                 self._commit(audio, self._cut_s, end_s)
@@ -86,6 +88,23 @@ class StreamingTranscriber:
                 # Only on an idle worker: a stale guess must never delay committed work.
                 segment = audio.slice_s(self._cut_s, end_s)
                 self._provisional = (end_s, self._pool.submit(self._decode, segment, self._cut_s))
+
+    def _promote_provisional(self) -> None:
+        """Keep a finished provisional decode of at least half a segment as a segment of its own
+        rather than decoding its audio again inside a longer one: the worker's time goes to the
+        audio after it, which shortens what is left when the answer ends."""
+        if self._provisional is None or self._cut_s is None:
+            return
+        guess_end_s, job = self._provisional
+        if (not job.done() or job.cancelled() or job.exception() is not None
+                or guess_end_s - self._cut_s < self.min_segment_s / 2):
+            return
+        # Safe without the worker: a provisional job only starts on an idle worker, and no
+        # segment was committed after it (that would have dropped it), so nothing is queued.
+        self.segments_s.append((self._cut_s, guess_end_s))
+        self._words.extend(job.result())
+        self._cut_s = guess_end_s
+        self._provisional = None
 
     def _drop_provisional(self) -> None:
         if self._provisional is not None:

@@ -38,9 +38,10 @@ def _aligned_starts(a, b):
 
 
 def test_streaming_is_as_accurate_as_batch_on_a_long_answer(transcriber, long_answer):
+    # Paced like a live microphone, so the worker decodes (and promotes) while audio arrives.
     mix, clip = long_answer
     stream = StreamingTranscriber(transcriber)
-    rec = record_answer(chunks_from_clip(clip), on_event=stream.on_event)
+    rec = record_answer(chunks_from_clip(clip, realtime=True), on_event=stream.on_event)
     streamed = stream.finish(rec)
     batch = transcriber.transcribe(rec.speech_clip())
     assert len(stream.segments_s) >= 3, "a 31 s answer must be transcribed in several pieces"
