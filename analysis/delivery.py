@@ -26,8 +26,16 @@ LOUDER_DB = 4.0
 """Active level more than 4 dB above baseline counts as a raised voice."""
 HIGHER_ST = 2.0
 """Median pitch more than 2 semitones above baseline counts as a raised voice."""
+EFFORT_DB = 4.0
+"""Spectral balance more than 4 dB above baseline counts as a raised voice (vocal effort), even
+when the microphone gain hides the level."""
 MIN_SNR_DB = 10.0
-"""Below this the room noise is too close to the voice to judge loudness."""
+"""Below this the room noise is too close to the voice to judge loudness. Measured SNR reads
+about 12 dB for speech in speech-shaped noise at a true 10 dB and about 8 dB at a true 5 dB
+(docs/validation.md), so the cut sits between them."""
+CUSTOMER_RAISED_DB = 3.0
+CUSTOMER_RAISED_ST = 2.0
+"""A customer line this much louder or higher than the customer's calm voice is a raised voice."""
 CONTOUR_STEP_S = 0.1
 """Resolution of the stored pitch and level contours (10 points a second is plenty to plot)."""
 
@@ -50,9 +58,34 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class CustomerVoice:
+    """How far the customer's current line is raised above the customer's own calm voice.
+
+    Rises, not absolute levels: the customer's line is a TTS file and the trainee a microphone,
+    so only changes against each one's own calm voice can be compared."""
+
+    level_rise_db: float
+    f0_rise_st: float
+
+    @property
+    def raised(self) -> bool:
+        return self.level_rise_db >= CUSTOMER_RAISED_DB or self.f0_rise_st >= CUSTOMER_RAISED_ST
+
+
+def customer_voice(calm: Clip, line: Clip) -> CustomerVoice:
+    """Measure the customer's line against the same voice's calm line (e.g. the TTS voice at
+    anger 0 saying the same text), with the measures used for the trainee."""
+    calm_level = loudness.active_level_db(loudness.frame_levels(calm))
+    line_level = loudness.active_level_db(loudness.frame_levels(line))
+    calm_f0 = np.median(pitch.track_pitch(calm).voiced)
+    line_f0 = np.median(pitch.track_pitch(line).voiced)
+    return CustomerVoice(_r(line_level - calm_level, 1), _r(pitch.semitones(line_f0, calm_f0)))
+
+
+@dataclass(frozen=True)
 class Verdict:
     id: str
-    """"speak_slowly" or "lower_voice"."""
+    """"speak_slowly", "lower_voice" or "mirroring"."""
     status: str
     """"pass", "needs_work" or "unknown" (not enough signal to judge)."""
     detail: str
@@ -93,11 +126,21 @@ class DeliveryMeasures:
     """Median F0 per bin (NaN, null in JSON, where unvoiced): for plots against the calm band."""
     level_contour_db: tuple[float, ...] = ()
     """Level per bin, dBFS (NaN where silent)."""
+    rate_trend_ratio: float | None = None
+    """Pace of the last third of the answer over the first third (None under 6 s of speech)."""
+    level_trend_db: float | None = None
+    """Median level of the last third minus the first third, dB (None under 6 s of speech)."""
+    trend: tuple[str, ...] = ()
+    """"sped_up" (pace up over 25 %), "got_louder" (up over 3 dB) toward the end."""
     f0_delta_st: float | None = None
     level_delta_db: float | None = None
     rate_ratio: float | None = None
+    balance_delta_db: float | None = None
+    """Spectral balance against the baseline: the vocal-effort change, whatever the gain."""
     speak_slowly: Verdict | None = None
     lower_voice: Verdict | None = None
+    mirroring: Verdict | None = None
+    """Set when the customer's voice is known: did the trainee rise with an angry customer?"""
 
     def to_dict(self) -> dict:
         """JSON-ready: NaN (nothing measurable) becomes null."""
@@ -156,6 +199,7 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
     floor = loudness.noise_floor_db(levels)
     clipped_fraction = loudness.clipped_fraction(clip)
     times, f0_contour, level_contour = _contours(clip.duration_s, track, levels)
+    trend = rate.find_trend(transcript, levels)
     return DeliveryMeasures(
         duration_s=_r(clip.duration_s, 3),
         speech_s=_r(speech_s, 3),
@@ -169,7 +213,7 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
         f0_spread_st=_r(pitch.semitones(f0_p90, f0_p10)) if voiced.size else float("nan"),
         level_db=_r(level, 1),
         noise_floor_db=_r(floor, 1),
-        snr_db=_r(level - floor, 1),
+        snr_db=_r(loudness.snr_db(levels), 1),
         spectral_balance_db=_r(loudness.spectral_balance_db(clip, levels)),
         clipped=clipped_fraction > 0.001,
         clipped_fraction=_r(clipped_fraction, 5),
@@ -180,13 +224,17 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
         contour_times_s=times,
         f0_contour_hz=f0_contour,
         level_contour_db=level_contour,
+        rate_trend_ratio=trend.rate_ratio if trend else None,
+        level_trend_db=trend.level_change_db if trend else None,
+        trend=trend.labels if trend else (),
     )
 
 
-def judge(m: DeliveryMeasures, baseline: Baseline | None = None) -> DeliveryMeasures:
-    """Add the baseline deltas and the two verdicts to a set of measures."""
+def judge(m: DeliveryMeasures, baseline: Baseline | None = None,
+          customer: CustomerVoice | None = None) -> DeliveryMeasures:
+    """Add the baseline deltas and the verdicts to a set of measures."""
 
-    f0_delta = level_delta = ratio = None
+    f0_delta = level_delta = ratio = balance = None
     if baseline is not None:
         if math.isfinite(m.median_f0_hz) and baseline.median_f0_hz > 0:
             f0_delta = _r(pitch.semitones(m.median_f0_hz, baseline.median_f0_hz))
@@ -194,13 +242,17 @@ def judge(m: DeliveryMeasures, baseline: Baseline | None = None) -> DeliveryMeas
             level_delta = _r(m.level_db - baseline.level_db, 1)
         if math.isfinite(m.wpm) and baseline.wpm > 0:
             ratio = _r(m.wpm / baseline.wpm)
-    judged = replace(m, f0_delta_st=f0_delta, level_delta_db=level_delta, rate_ratio=ratio)
-    return replace(judged, speak_slowly=_judge_rate(judged, baseline),
-                   lower_voice=_judge_voice(judged, baseline))
+        if math.isfinite(m.spectral_balance_db) and math.isfinite(baseline.spectral_balance_db):
+            balance = _r(m.spectral_balance_db - baseline.spectral_balance_db)
+    judged = replace(m, f0_delta_st=f0_delta, level_delta_db=level_delta, rate_ratio=ratio,
+                     balance_delta_db=balance)
+    judged = replace(judged, speak_slowly=_judge_rate(judged, baseline), lower_voice=_judge_voice(judged, baseline))
+    return replace(judged, mirroring=_judge_mirroring(judged, customer) if customer is not None else None)
 
 
-def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | None = None) -> DeliveryMeasures:
-    return judge(measure(clip, transcript), baseline)
+def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | None = None,
+                     customer: CustomerVoice | None = None) -> DeliveryMeasures:
+    return judge(measure(clip, transcript), baseline, customer)
 
 
 def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
@@ -222,7 +274,8 @@ def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
         return Verdict("lower_voice", "needs_work",
                        f"your voice overloaded the microphone ({100 * m.clipped_fraction:.1f} % of samples clipped)", tip)
     if not math.isfinite(m.snr_db) or m.snr_db < MIN_SNR_DB:
-        return Verdict("lower_voice", "unknown", "too noisy to judge your volume", tip)
+        snr = f" (your voice was only {m.snr_db:.0f} dB above the room noise)" if math.isfinite(m.snr_db) else ""
+        return Verdict("lower_voice", "unknown", f"too noisy to judge your volume{snr}", tip)
     if baseline is None:
         return Verdict("lower_voice", "unknown",
                        "no calm baseline yet: read the calibration sentence to judge your volume", tip)
@@ -233,6 +286,24 @@ def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
     if m.f0_delta_st is not None:
         parts.append(f"pitch {m.f0_delta_st:+.1f} semitones vs calm")
         raised |= m.f0_delta_st > HIGHER_ST
+    if m.balance_delta_db is not None:
+        parts.append(f"vocal effort {m.balance_delta_db:+.1f} dB vs calm")
+        raised |= m.balance_delta_db > EFFORT_DB
     if not parts:
         return Verdict("lower_voice", "unknown", "no voiced speech to measure", tip)
     return Verdict("lower_voice", "needs_work" if raised else "pass", ", ".join(parts), tip)
+
+
+def _judge_mirroring(m: DeliveryMeasures, customer: CustomerVoice) -> Verdict:
+    """Guide 003: emotions are infectious, and a calm, low voice matters most when the customer
+    is loud. Mirroring is a raised voice (the lower_voice verdict: level, pitch or effort over
+    the trainee's calm baseline) answering a customer whose own voice was raised."""
+    tip = "Don't match the customer's volume: stay calm and low while they are loud (guide 003)."
+    said = f"the customer was {customer.level_rise_db:+.1f} dB and {customer.f0_rise_st:+.1f} semitones above their calm voice"
+    if not customer.raised:
+        return Verdict("mirroring", "pass", f"{said}: not raised, nothing to mirror", tip)
+    if m.lower_voice is None or m.lower_voice.status == "unknown":
+        return Verdict("mirroring", "unknown", f"{said}; your own rise could not be measured", tip)
+    yours = f"you were {m.level_delta_db or 0:+.1f} dB and {m.f0_delta_st or 0:+.1f} semitones above yours"
+    return Verdict("mirroring", "needs_work" if m.lower_voice.status == "needs_work" else "pass",
+                   f"{said}; {yours}", tip)

@@ -17,13 +17,64 @@ from audio.clip import Clip
 from analysis.loudness import FrameLevels
 
 PAUSE_MIN_S = 0.25
+SILENCE_DB = -25.0
+"""de Jong & Wempe: intensity peaks less than 25 dB below the 99th percentile can be nuclei."""
+MIN_DIP_DB = 2.0
+"""de Jong & Wempe: a nucleus must stand this far above the dip before the next peak."""
+VOICED_TOLERANCE_S = 0.01
 FILLER_WORDS = frozenset({"um", "uh", "erm", "er", "hmm", "mm", "ah", "uhm", "umm"})
-_WORD = re.compile(r"[a-z0-9']+")
+_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|s)?|[a-z']+")
+"""A number (with thousands commas, decimals, an ordinal suffix) or a word."""
+
+
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+         "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred"))
+
+
+def _cardinal(n: int) -> list[str]:
+    """English words for 0 <= n < 10**12 ("one hundred twenty five": no "and", as Whisper's
+    American English transcripts and espeak read it)."""
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        return [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
+    for value, name in _SCALES:
+        if n >= value:
+            rest = _cardinal(n % value) if n % value else []
+            return _cardinal(n // value) + [name] + rest
+    raise AssertionError(n)
+
+
+def number_words(digits: str) -> list[str]:
+    """How a digit string is spoken. Four bare digits 1100-1999 and 2010-2099 are read as a year
+    in pairs ("eighteen thirteen", "nineteen oh five"); anything else ("1,250") as a cardinal."""
+    if "," in digits:
+        return _cardinal(int(digits.replace(",", "")))
+    n = int(digits)
+    if len(digits) == 4 and (1100 <= n <= 1999 or 2010 <= n <= 2099) and n % 100:
+        tail = _cardinal(n % 100) if n % 100 >= 10 else ["oh", _ONES[n % 100]]
+        return _cardinal(n // 100) + tail
+    if len(digits) == 4 and 1100 <= n <= 1999:          # 1900: "nineteen hundred"
+        return _cardinal(n // 100) + ["hundred"]
+    return _cardinal(n) if n < 10**12 else list(digits)
 
 
 def normalize(text: str) -> list[str]:
-    """Lower-case word tokens without punctuation."""
-    return _WORD.findall(text.lower())
+    """Lower-case spoken word tokens: punctuation dropped, digits written out, so "25" and
+    "twenty five" count the same two words whichever way Whisper wrote them."""
+    tokens: list[str] = []
+    for t in _TOKEN.findall(text.lower()):
+        if t[0].isdigit():
+            # An ordinal ("21st") is counted as its cardinal: the same number of words.
+            whole, _, frac = t.rstrip("stndrh").partition(".")
+            tokens += number_words(whole)
+            if frac:
+                tokens += ["point", *(_ONES[int(d)] for d in frac)]
+        else:
+            tokens.append(t)
+    return tokens
 
 
 def spoken_word_count(transcript: Transcript) -> int:
@@ -71,25 +122,74 @@ def find_pauses(levels: FrameLevels, start_s: float, end_s: float) -> Pauses:
 
 
 def count_syllables(clip: Clip, voiced_times_s: np.ndarray) -> int:
-    """Syllable nuclei: intensity peaks above the median that stand 2 dB over the dip before
-    them and fall in voiced frames (de Jong & Wempe's Praat script, simplified)."""
+    """Syllable nuclei after de Jong & Wempe's Praat script (2009), with its settings: peaks of
+    the intensity contour above (99th percentile - 25 dB) that fall by more than 2 dB before the
+    next peak, kept only where the pitch track is voiced (within one 10 ms frame)."""
     import parselmouth
 
-    if clip.duration_s < 0.1:
+    if clip.duration_s < 0.1 or voiced_times_s.size == 0:
         return 0
     sound = parselmouth.Sound(clip.samples.astype(np.float64), sampling_frequency=clip.sample_rate_hz)
-    intensity = sound.to_intensity(minimum_pitch=50.0, time_step=0.01)
+    intensity = sound.to_intensity(minimum_pitch=50.0)
     db = intensity.values[0]
     times = np.asarray(intensity.xs())
-    threshold = max(np.median(db), db.max() - 25.0)
-    peaks, last_dip = [], db[0]
-    for i in range(1, len(db) - 1):
-        last_dip = min(last_dip, db[i])
-        if db[i] > db[i - 1] and db[i] >= db[i + 1] and db[i] > threshold and db[i] - last_dip >= 2.0:
-            peaks.append(times[i])
-            last_dip = db[i]
-    if voiced_times_s.size == 0:
+    threshold = max(float(np.quantile(db, 0.99)) + SILENCE_DB, float(db.min()))
+    peaks = [i for i in range(1, len(db) - 1) if db[i] > db[i - 1] and db[i] >= db[i + 1] and db[i] > threshold]
+    nuclei = np.array([times[a] for a, b in zip(peaks, peaks[1:] + [len(db) - 1])
+                       if db[a] - db[a:b + 1].min() > MIN_DIP_DB])
+    if nuclei.size == 0:
         return 0
-    voiced = np.sort(voiced_times_s)
-    near = [abs(voiced[np.clip(np.searchsorted(voiced, t), 0, len(voiced) - 1)] - t) <= 0.02 for t in peaks]
-    return int(sum(near))
+    gap = np.abs(nuclei[:, None] - voiced_times_s[None, :]).min(axis=1)
+    return int(np.sum(gap <= VOICED_TOLERANCE_S))
+
+
+TREND_MIN_S = 6.0
+"""Shorter answers have no trend: each third must hold a couple of seconds of speech, so one
+fast phrase or one loud word cannot make a drift."""
+SPED_UP_RATIO = 1.25
+LOUDER_TREND_DB = 3.0
+TREND_PERCENTILE = 75
+"""The level of a third is the 75th percentile of its speech frames: the vowels' level, which
+the quiet edges of words do not drag down and one loud word (under a quarter of the frames of a
+third) cannot lift. Whisper's word times are too loose to pick the vowels out by word."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Last third of the answer against the first third."""
+
+    rate_ratio: float
+    """Words per second of speaking time (pauses excluded), last third over first third."""
+    level_change_db: float
+    """Level of the louder speech frames (75th percentile), last third minus first third."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Only the drifts guide 003 warns about; read speech naturally ends a few dB quieter."""
+        found = []
+        if self.rate_ratio > SPED_UP_RATIO:
+            found.append("sped_up")
+        if self.level_change_db > LOUDER_TREND_DB:
+            found.append("got_louder")
+        return tuple(found)
+
+
+def find_trend(transcript: Transcript, levels: FrameLevels) -> Trend | None:
+    """Did the pace or the level drift between the first and the last third of the speech?
+    Whole thirds and a percentile measure a sustained drift, not a single word."""
+    words = transcript.words
+    if not words or words[-1].end_s - words[0].start_s < TREND_MIN_S:
+        return None
+    start, end = words[0].start_s, words[-1].end_s
+    third = (end - start) / 3
+    spans = ((start, start + third), (end - third, end))
+    rates, loud = [], []
+    for a, b in spans:
+        n = sum(len(normalize(w.text)) for w in words if a <= (w.start_s + w.end_s) / 2 < b + 1e-9)
+        rates.append(n / max(b - a - find_pauses(levels, a, b).total_s, 0.5))
+        inside = (levels.times_s >= a) & (levels.times_s < b) & levels.speech
+        loud.append(float(np.percentile(levels.level_db[inside], TREND_PERCENTILE)) if inside.any() else float("nan"))
+    if rates[0] == 0:
+        return None
+    return Trend(round(rates[1] / rates[0], 2), round(loud[1] - loud[0], 1))
+

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from audio.asr import Transcript
 from audio.clip import Clip
 from analysis.content import ContentResult, Rubric, ScoringContext, score_content
-from analysis.delivery import Baseline, DeliveryMeasures, analyze_delivery
+from analysis.delivery import Baseline, CustomerVoice, DeliveryMeasures, analyze_delivery
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class TurnAnalysis:
 
 
 def analyze_turn(clip: Clip, transcript: Transcript, rubric: Rubric,
-                 context: ScoringContext = ScoringContext(), baseline: Baseline | None = None) -> TurnAnalysis:
-    return TurnAnalysis(transcript, analyze_delivery(clip, transcript, baseline),
+                 context: ScoringContext = ScoringContext(), baseline: Baseline | None = None,
+                 customer: CustomerVoice | None = None) -> TurnAnalysis:
+    return TurnAnalysis(transcript, analyze_delivery(clip, transcript, baseline, customer),
                         score_content(transcript, rubric, context))

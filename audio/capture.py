@@ -95,8 +95,8 @@ def record_answer(
             pieces.append(chunk.samples)
             if on_level is not None:
                 on_level(level_dbfs(chunk.samples))
-            for probability in detector.probabilities(chunk.samples):
-                for event in endpointer.push(float(probability)):
+            for probability, level_db in zip(*detector.windows(chunk.samples)):
+                for event in endpointer.push(float(probability), float(level_db)):
                     if event.kind is Event.SPEECH_START:
                         start_s = event.time_s
                     elif event.kind in (Event.PAUSE, Event.SPEECH_END):

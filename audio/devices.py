@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -117,12 +118,22 @@ class Microphone:
             n += len(samples)
 
 
-def play(clip: Clip, device: int | str | None = None) -> None:
-    """Play a clip and wait until it has finished."""
+@contextmanager
+def start_playback(clip: Clip, device: int | str | None = None) -> Iterator[None]:
+    """Play a clip in the background while the body runs (the microphone listening, say), then
+    wait until it has finished."""
     sd = _sd()
     device = require("output", device)
     pcm = np.frombuffer(clip.to_pcm16(), dtype="<i2")
     try:
-        sd.play(pcm, clip.sample_rate_hz, device=device, blocking=True)
+        sd.play(pcm, clip.sample_rate_hz, device=device, blocking=False)
+        yield
+        sd.wait()
     except (sd.PortAudioError, ValueError) as exc:
         raise DeviceError(f"the speaker could not play the customer's voice ({exc})") from exc
+
+
+def play(clip: Clip, device: int | str | None = None) -> None:
+    """Play a clip and wait until it has finished."""
+    with start_playback(clip, device):
+        pass

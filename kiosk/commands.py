@@ -6,13 +6,17 @@ import argparse
 import json
 import random
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from audio.capture import Outcome, level_dbfs, record_answer
 from audio.clip import AudioError, Clip, load
-from audio.devices import Microphone, list_devices, play, require
-from audio.source import chunks_from_clip
+from audio.devices import Microphone, list_devices, require
+from audio.duplex import LineHeard, answer_over_line
+from audio.source import AudioChunk, chunks_from_clip
+from audio.vad import EndpointConfig
 from audio.tts import Voice
 from analysis.content import ScoringContext
 from analysis.delivery import Baseline
@@ -101,18 +105,44 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record(mic_device, prompt: str, on_event=None):
-    print(prompt, file=sys.stderr)
+def _until_enter(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
+    """Push-to-talk in a terminal: the answer runs until the trainee presses Enter."""
+    pressed = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), pressed.set()), daemon=True).start()
+    for chunk in chunks:
+        if pressed.is_set():
+            return
+        yield chunk
+
+
+def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
+            line: Clip | None = None, speaker=None, heard: LineHeard | None = None,
+            on_event=None):
+    """One answer from the microphone. With ``line``, the microphone opens before the customer's
+    line plays (so an interruption is heard) and the customer's voice is taken back out."""
+    print(prompt + (" Press Enter when you have finished." if not config.end_on_silence else ""),
+          file=sys.stderr)
 
     def meter(db: float) -> None:
         bars = int(max(0.0, min(40.0, (db + 60.0) * 40 / 60)))
         print(f"\r  level |{'#' * bars:<40}|", end="", file=sys.stderr, flush=True)
 
     with Microphone(mic_device) as mic:
-        recording = record_answer(mic.chunks(), on_level=meter, on_event=on_event)
+        if line is None:
+            chunks = mic.chunks()
+        else:
+            chunks = answer_over_line(mic, line, speaker, heard)
+            # The trainee's time to answer starts when the customer stops, not when the mic opens.
+            config = replace(config, no_speech_timeout_s=config.no_speech_timeout_s + line.duration_s,
+                             max_answer_s=config.max_answer_s + line.duration_s)
+        if not config.end_on_silence:
+            chunks = _until_enter(chunks)
+        recording = record_answer(chunks, config, on_level=meter, on_event=on_event)
     print("", file=sys.stderr)
-    if recording.outcome is Outcome.DEVICE_LOST and not recording.has_speech:
-        raise AnswerError(recording.error or "the microphone stopped working")
+    if recording.outcome is Outcome.DEVICE_LOST:
+        if not recording.has_speech:
+            raise AnswerError(recording.error or "the microphone stopped working")
+        print(f"  {recording.error}: judging what was heard before it stopped.", file=sys.stderr)
     return recording
 
 
@@ -131,16 +161,18 @@ def practice(args: argparse.Namespace) -> int:
         print(f"\nCalibration: read this calmly, at your normal pace:\n  \"{CALIBRATION_TEXT}\"")
         baseline = measure_baseline(_record(mic, "Speak now…").speech_clip(), engines)
     session = PracticeSession(scenario, engines, baseline)
+    room = EndpointConfig.for_room(bool(args.noisy_store), bool(args.push_to_talk))
     print(f"\nScenario: {scenario.title}")
     unheard = 0
     while not session.finished and unheard < MAX_UNHEARD:
         line = session.current_line
         print(f"\nCustomer (anger {line.anger}): {line.text}")
-        play(load(line.audio_path), speaker)
+        heard = LineHeard()
         stream = session.listen()  # transcribes while the trainee is still talking
         try:
-            recording = _record(mic, "Your answer (stop talking to finish)…", stream.on_event)
-            record = session.answer(recording, stream=stream)
+            recording = _record(mic, "Your answer (stop talking to finish)…", room,
+                                load(line.audio_path), speaker, heard, stream.on_event)
+            record = session.answer(recording, customer_end_s=heard.line_end_s, stream=stream)
         except AnswerError as exc:
             stream.close()
             unheard += 1
@@ -283,7 +315,8 @@ def _store(settings):
 
 def serve(args: argparse.Namespace) -> int:
     settings = _settings(record_mode="server" if args.server_mic else None,
-                         input_device=args.input_device)
+                         input_device=args.input_device, noisy_store=args.noisy_store,
+                         push_to_talk=args.push_to_talk)
     if not _loopback(args.host):
         print(f"warning: serving on {args.host}: anyone on this network can open the kiosk. Trainer pages "
               "need the PIN; audio and transcripts stay on this machine. Browsers only allow the microphone "

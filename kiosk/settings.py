@@ -48,6 +48,12 @@ class Settings:
     max_upload_mb: float = 20.0
     """Largest recorded answer accepted (90 s of 48 kHz WAV is about 8 MB; WebM/Opus far less)."""
     record_mode: str = "browser"
+    noisy_store: bool = False
+    """A loud shop floor: an answer starts and continues only on a voice clearly above the room
+    (background chatter is not taken for the trainee). See audio.vad.EndpointConfig.for_room."""
+    push_to_talk: bool = False
+    """The answer ends only when the trainee taps "I've finished" (or at the length cap), never on
+    a pause: for the loudest places, where no automatic end of speech can be trusted."""
     input_device: str = ""
     """Microphone for record_mode = "server" (index or name, see `kiosk devices`); empty: default."""
     settings_file: Path | None = None
@@ -98,7 +104,7 @@ def _coerce(name: str, value: object, origin: str) -> object:
         if not number > 0:
             raise bad("a positive number")
         return number
-    if name == "keep_audio_default":
+    if name in ("keep_audio_default", "noisy_store", "push_to_talk"):
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()

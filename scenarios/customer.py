@@ -119,7 +119,7 @@ def _listen(turn: TurnAnalysis) -> _Heard:
 
 def delivery_effect(delivery: DeliveryMeasures) -> tuple[int, list[str]]:
     """How the customer hears the trainee's voice: +1 for a raised voice, +1 for a rushed pace,
-    -1 when both are judged calm against the trainee's baseline. Without a baseline the voice
+    +1 more for rising with the customer's own raised voice (mirroring), -1 when both are judged calm against the trainee's baseline. Without a baseline the voice
     verdict is "unknown", so there is no reward, only the pace penalty on absolute bands."""
     delta, reasons = 0, []
     voice, pace = delivery.lower_voice, delivery.speak_slowly
@@ -129,6 +129,9 @@ def delivery_effect(delivery: DeliveryMeasures) -> tuple[int, list[str]]:
     if pace is not None and pace.status == "needs_work":
         delta += 1
         reasons.append(f"reacted to your rushed pace ({pace.detail})")
+    if delivery.mirroring is not None and delivery.mirroring.status == "needs_work":
+        delta += 1
+        reasons.append(f"felt you were shouting back ({delivery.mirroring.detail})")
     if delta == 0 and voice is not None and pace is not None and voice.status == pace.status == "pass":
         delta -= 1
         reasons.append("was soothed by your calm, unhurried voice")

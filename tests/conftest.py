@@ -18,6 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+if __name__ != "conftest":
+    # Imported a second time under another name (``tests.conftest``), this module would make a
+    # second sandbox and point the fixtures at files PortAudio never reads.
+    raise ImportError("import test helpers with `from conftest import ...`, not `from tests.conftest ...`")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SPEECH = Path(os.environ.get("KIOSK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "speech"
 

@@ -80,16 +80,20 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(name):
     assert f"kiosk {name}" in (ROOT / "README.md").read_text()
 
 
-def test_practice_plays_the_customer_and_judges_the_microphone(tmp_path, synth):
-    """`kiosk practice` on the headless ALSA device: the answer comes from the "microphone"."""
-    from audio.clip import Clip
+def test_practice_plays_the_customer_and_judges_the_microphone(tmp_path, synth, engines):
+    """`kiosk practice` on the headless ALSA device: the answer comes from the "microphone",
+    which is open while the customer speaks; the trainee waits for the customer to finish."""
+    from audio.clip import Clip, load
     from kiosk.commands import DEMO_TRAINEE
+    from kiosk.session import PracticeSession
+    from scenarios.library import load_library
     from conftest import ASOUNDRC, AlsaFileDevice
 
+    line = load(PracticeSession(load_library().get("late-delivery"), engines).current_line.audio_path)
     answer = synth.synthesize("I'm so sorry about your sofa. Let me check with the depot, and I can "
                               "book you the first slot tomorrow or refund the delivery charge.", DEMO_TRAINEE)
     device = AlsaFileDevice(tmp_path / "in.raw", tmp_path / "out.raw")
-    device.feed(Clip.silence(0.5).concat(answer, Clip.silence(2.0)))
+    device.feed(Clip.silence(line.duration_s + 0.5).concat(answer, Clip.silence(2.0)))
     conf = tmp_path / "asoundrc"
     conf.write_text(ASOUNDRC.read_text().replace(str(ASOUNDRC.parent / "in.raw"), str(device.infile))
                     .replace(str(ASOUNDRC.parent / "out.raw"), str(device.outfile)))
@@ -101,3 +105,5 @@ def test_practice_plays_the_customer_and_judges_the_microphone(tmp_path, synth):
     assert len(device.played()) > 16000                          # and it was played
     report = json.loads((out / "report.json").read_text())
     assert "depot" in report["turns"][0]["transcript"]["text"].lower()
+    penalties = {p["id"]: p["hit"] for p in report["turns"][0]["content"]["penalties"]}
+    assert penalties["interrupt"] is False

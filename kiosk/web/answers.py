@@ -19,6 +19,7 @@ from audio.capture import Recording, record_answer
 from audio.clip import AudioError, load
 from audio.devices import Microphone
 from audio.source import AudioChunk, chunks_from_clip
+from audio.vad import EndpointConfig
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,10 @@ async def read_body(request, limit: int) -> bytes:
     return bytes(body)
 
 
-def recording_from_upload(data: bytes, scratch: Path) -> Recording:
-    """Decode an uploaded answer (any format PyAV reads) and endpoint it like a live microphone."""
+def recording_from_upload(data: bytes, scratch: Path, noisy: bool = False) -> Recording:
+    """Decode an uploaded answer (any format PyAV reads) and endpoint it like a live microphone,
+    except that a pause never ends it: the browser (or the trainee's tap) already decided where
+    the answer ends, and a thinking pause longer than the server's 0.7 s must not cut it."""
     kind = sniff(data[:16])
     if kind is None:
         raise UploadError(415, "That file is not audio the kiosk recognises: send WebM, Ogg, WAV, MP3, "
@@ -105,7 +108,7 @@ def recording_from_upload(data: bytes, scratch: Path) -> Recording:
             raise UploadError(422, f"The recording could not be read ({kind}): please try again.") from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return record_answer(chunks_from_clip(clip))
+    return record_answer(chunks_from_clip(clip), EndpointConfig.for_room(noisy, push_to_talk=True))
 
 
 def _until(chunks: Iterator[AudioChunk], stop: threading.Event) -> Iterator[AudioChunk]:
@@ -116,12 +119,13 @@ def _until(chunks: Iterator[AudioChunk], stop: threading.Event) -> Iterator[Audi
 
 
 def recording_from_microphone(device: str | None, stop: threading.Event,
-                              on_level: Callable[[float], None]) -> Recording:
+                              on_level: Callable[[float], None],
+                              config: EndpointConfig = EndpointConfig()) -> Recording:
     """Record from this machine's microphone until the trainee stops talking, or ``stop`` is set
     (the trainee tapped "done"). Raises audio.devices.DeviceError when there is no microphone."""
     index = int(device) if device and device.isdigit() else (device or None)
     with Microphone(index) as mic:
-        return record_answer(_until(mic.chunks(), stop), on_level=on_level)
+        return record_answer(_until(mic.chunks(), stop), config, on_level=on_level)
 
 
 async def recording_from_request(request, settings, holder) -> Recording:
@@ -139,9 +143,11 @@ async def recording_from_request(request, settings, holder) -> Recording:
             holder.level_db = db
 
         try:
-            return await run_in_threadpool(recording_from_microphone, settings.input_device, holder.stop, level)
+            return await run_in_threadpool(
+                recording_from_microphone, settings.input_device, holder.stop, level,
+                EndpointConfig.for_room(settings.noisy_store, settings.push_to_talk))
         finally:
             holder.level_db = -100.0
     check_type(request.headers.get("content-type"))
     data = await read_body(request, settings.max_upload_bytes)
-    return await run_in_threadpool(recording_from_upload, data, settings.data_dir / "tmp")
+    return await run_in_threadpool(recording_from_upload, data, settings.data_dir / "tmp", settings.noisy_store)

@@ -55,6 +55,7 @@ def config(request: Request) -> dict:
     library = kiosk.library
     return {"ready": kiosk.engines is not None, "error": kiosk.load_error,
             "idle_timeout_s": settings.idle_timeout_s, "record_mode": settings.record_mode,
+            "push_to_talk": settings.push_to_talk,
             "keep_audio_default": settings.keep_audio_default, "max_upload_bytes": settings.max_upload_bytes,
             "calibration_text": CALIBRATION_TEXT, "calm_wpm": list(CALM_WPM),
             "trainer": settings.trainer_enabled,

@@ -151,6 +151,7 @@ function recordButton(button, meter, idleLabel) {
 function newAnswerer(meter, statusId) {
   return new Answerer({
     mode: config.record_mode,
+    pushToTalk: config.push_to_talk,
     onLevel: (db) => { $(meter).style.width = `${levelToPercent(db)}%`; },
     onSent: () => { setState("judging"); status(statusId, "One moment…"); },
   });
@@ -163,7 +164,8 @@ async function capture(button, meter, statusId, idleLabel, url) {
   ui.start();
   const before = document.body.dataset.state;
   setState("recording");
-  status(statusId, config.record_mode === "server" ? "Listening… speak into the headset." : "Listening… speak now.");
+  const finish = config.push_to_talk ? " Tap “I've finished” when you are done." : "";
+  status(statusId, (config.record_mode === "server" ? "Listening… speak into the headset." : "Listening… speak now.") + finish);
   try {
     return await withBusy(() => answerer.send(url, `/api/visits/${visit}/level`, `/api/visits/${visit}/stop`));
   } catch (e) {

@@ -3,8 +3,9 @@
 // Either way the server trims and judges the answer with the same VAD as the terminal kiosk.
 
 const TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4", "audio/webm"];
-// Auto-stop: after at least 0.4 s of voice, 1.5 s of quiet ends the answer (the server's own
-// endpointing waits 0.7-1.5 s; the extra margin keeps a thinking pause from cutting the answer).
+// Auto-stop: after at least 0.4 s of voice, 1.5 s of quiet ends the answer (the server then only
+// trims the upload, never cuts it at a pause). With push-to-talk only the trainee's tap (or the
+// 90 s cap) ends it.
 const SPEECH_MS = 400, QUIET_MS = 1500, NO_SPEECH_MS = 10000, MAX_MS = 90000, TICK_MS = 50;
 
 export function levelToPercent(db) {
@@ -25,7 +26,7 @@ export async function api(url, options = {}) {
 }
 
 class BrowserCapture {
-  constructor(onLevel) { this.onLevel = onLevel; this.done = null; }
+  constructor(onLevel, pushToTalk) { this.onLevel = onLevel; this.pushToTalk = pushToTalk; this.done = null; }
 
   async record() {
     if (!navigator.mediaDevices || !window.MediaRecorder) {
@@ -33,8 +34,10 @@ class BrowserCapture {
     }
     let stream;
     try {
-      // Automatic gain would flatten the very loudness the kiosk measures against your calm voice.
-      stream = await navigator.mediaDevices.getUserMedia({ audio: { autoGainControl: false, noiseSuppression: false } });
+      // Automatic gain would flatten the very loudness the kiosk measures against your calm voice;
+      // echo cancellation keeps the customer's voice from the loudspeaker out of the answer.
+      stream = await navigator.mediaDevices.getUserMedia(
+        { audio: { autoGainControl: false, noiseSuppression: false, echoCancellation: true } });
     } catch (e) {
       throw new Error("No microphone could be opened: check the headset and allow the microphone.");
     }
@@ -59,7 +62,8 @@ class BrowserCapture {
       floor = Math.min(db, floor + 0.05);  // slowly tracks the room's noise floor
       elapsed += TICK_MS;
       if (db > Math.max(floor + 15, -50)) { voiced += TICK_MS; quiet = 0; } else if (voiced) quiet += TICK_MS;
-      if ((voiced >= SPEECH_MS && quiet >= QUIET_MS) || (!voiced && elapsed >= NO_SPEECH_MS) || elapsed >= MAX_MS) this.done();
+      const ended = !this.pushToTalk && ((voiced >= SPEECH_MS && quiet >= QUIET_MS) || (!voiced && elapsed >= NO_SPEECH_MS));
+      if (ended || elapsed >= MAX_MS) this.done();
     }, TICK_MS);
     recorder.start(250);
     await finished;
@@ -76,8 +80,9 @@ class BrowserCapture {
 // Record one answer and send it to `url`; resolves with the server's JSON.
 // mode "server": the kiosk's microphone records; `levelUrl`/`stopUrl` serve the meter and "done".
 export class Answerer {
-  constructor({ mode, onLevel, onSent = () => {}, headers = {} }) {
+  constructor({ mode, onLevel, onSent = () => {}, headers = {}, pushToTalk = false }) {
     this.mode = mode;
+    this.pushToTalk = pushToTalk;
     this.onLevel = onLevel;
     this.onSent = onSent;
     this.headers = headers;
@@ -99,7 +104,7 @@ export class Answerer {
         this.onLevel(-100);
       }
     }
-    this.capture = new BrowserCapture(this.onLevel);
+    this.capture = new BrowserCapture(this.onLevel, this.pushToTalk);
     let blob;
     try { blob = await this.capture.record(); } finally { this.capture = null; }
     this.onSent();

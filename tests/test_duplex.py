@@ -1,0 +1,77 @@
+"""audio.duplex on the headless ALSA device: the microphone is open while the customer's line
+plays through the "loudspeaker", the line leaks into the "microphone" through a simulated room,
+and only the trainee's voice reaches the VAD, the transcript and the interrupt check.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from audio.capture import Outcome, record_answer
+from audio.clip import Clip, load
+from audio.devices import Microphone
+from audio.duplex import LineHeard, answer_over_line
+from audio.vad import EndpointConfig
+from kiosk.session import PracticeSession
+from scenarios.library import load_library
+from test_bleed import mix, trainee  # noqa: F401  (the trainee fixture: PTDB-TUG M01, trimmed)
+
+CONFIG = replace(EndpointConfig(), no_speech_timeout_s=20.0)
+
+
+@pytest.fixture(scope="module")
+def session(engines) -> PracticeSession:
+    return PracticeSession(load_library().get("late-delivery"), engines)
+
+
+@pytest.fixture(scope="module")
+def line(session) -> Clip:
+    """The customer's opening line exactly as the kiosk plays it."""
+    return load(session.current_line.audio_path, sample_rate_hz=None)
+
+
+def _capture(alsa_device, line: Clip, trainee: Clip, trainee_at_s: float, gain_db: float = -6.0):
+    heard_by_mic, _ = mix(line.resampled(16000), trainee, trainee_at_s, delay_s=0.03, gain_db=gain_db)
+    alsa_device.feed(heard_by_mic.concat(Clip.silence(2.0)))
+    heard = LineHeard()
+    with Microphone() as mic:
+        recording = record_answer(answer_over_line(mic, line, None, heard), CONFIG)
+    return recording, heard
+
+
+def test_the_customer_on_the_loudspeaker_does_not_start_the_answer(alsa_device, line, trainee, transcriber):
+    at = line.duration_s + 0.8
+    recording, heard = _capture(alsa_device, line, trainee, at)
+    assert len(alsa_device.played()) > 0.9 * line.duration_s * 16000      # the line really played
+    assert recording.outcome is Outcome.SPEECH_ENDED
+    assert recording.speech_start_s == pytest.approx(at, abs=0.3)
+    assert heard.line_end_s == pytest.approx(line.duration_s + 0.03, abs=0.02)
+    assert heard.echo_level_db > -40                                        # it did leak in
+    words = transcriber.transcribe(recording.speech_clip()).text.lower()
+    assert "suit" in words and "sofa" not in words and "nobody" not in words
+
+
+def test_without_bleed_removal_the_customer_would_be_taken_for_the_trainee(alsa_device, line, trainee):
+    """The same capture through the plain microphone: the VAD starts on the customer's voice."""
+    heard_by_mic, _ = mix(line.resampled(16000), trainee, line.duration_s + 0.8, delay_s=0.03, gain_db=-6.0)
+    alsa_device.feed(heard_by_mic.concat(Clip.silence(2.0)))
+    with Microphone() as mic:
+        recording = record_answer(mic.chunks(), CONFIG)
+    assert recording.speech_start_s < line.duration_s
+
+
+def test_an_interruption_is_judged_as_one(alsa_device, line, trainee, session):
+    recording, heard = _capture(alsa_device, line, trainee, trainee_at_s=1.0)
+    assert recording.speech_start_s == pytest.approx(1.0, abs=0.3)
+    record = session.answer(recording, customer_end_s=heard.line_end_s)
+    interrupt = record.analysis.content.finding("interrupt")
+    assert interrupt is not None and interrupt.hit
+    assert "customer finished" in interrupt.evidence[0].matched
+
+
+def test_waiting_for_the_customer_is_not_an_interruption(alsa_device, line, trainee, engines):
+    fresh = PracticeSession(load_library().get("late-delivery"), engines)
+    recording, heard = _capture(alsa_device, line, trainee, line.duration_s + 0.8)
+    record = fresh.answer(recording, customer_end_s=heard.line_end_s)
+    assert not record.analysis.content.finding("interrupt").hit
