@@ -138,6 +138,7 @@ class PracticeSession:
         self.current_line = self._voice_line(opening, "opening", self.state.anger)
         self.presynthesis: threading.Thread | None = None
         """The background synthesis of the next lines started by the last ``listen``."""
+        self._answered = threading.Event()
 
     @property
     def finished(self) -> bool:
@@ -159,7 +160,9 @@ class PracticeSession:
         Also starts synthesizing, in the background, the lines the customer may say next, so
         the reaction's audio is already cached when the answer has been judged.
         """
-        self.presynthesis = threading.Thread(target=self._presynthesize, name="presynth", daemon=True)
+        self._answered = threading.Event()
+        self.presynthesis = threading.Thread(target=self._presynthesize, args=(self._answered,),
+                                             name="presynth", daemon=True)
         self.presynthesis.start()
         return StreamingTranscriber(self.engines.transcriber)
 
@@ -174,9 +177,11 @@ class PracticeSession:
                         key=lambda a: abs(a - self.state.anger))
         return [(text, anger) for anger in angers for text in texts]
 
-    def _presynthesize(self) -> None:
+    def _presynthesize(self, answered: threading.Event) -> None:
         try:
             for text, anger in self.likely_lines():
+                if answered.is_set():  # the reaction needs the engine now (one synthesis at a time)
+                    return
                 self.engines.synthesizer.synthesize_to_file(text, self.base_voice.with_anger(anger))
         except Exception:  # a cache miss later is slower, not wrong: never break the turn for it
             log.exception("pre-synthesis of the customer's next lines failed")
@@ -195,6 +200,7 @@ class PracticeSession:
                 stream.close()
             raise AnswerError("this conversation has already ended")
         t0 = time.monotonic()
+        self._answered.set()
         clip = recording.speech_clip()
         if not recording.has_speech or clip.duration_s < MIN_SPEECH_S:
             if stream is not None:

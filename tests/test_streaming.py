@@ -100,16 +100,16 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
     session = PracticeSession(load_library().get("late-delivery"), engines)
     stream = session.listen()
     candidates = session.likely_lines()
+    session.presynthesis.join(timeout=120)  # a trainee who speaks for a while
+    voice = session.base_voice
+    assert all(engines.synthesizer.cache_path(text, voice.with_anger(anger)).is_file()
+               for text, anger in candidates)
     rec = record_answer(chunks_from_clip(load(answer_wav)), on_event=stream.on_event)
     turn = session.answer(rec, stream=stream)
     assert "sorry" in turn.analysis.transcript.text.lower()
     assert turn.analysis.content.score > 0
     # The customer's reaction was among the lines synthesized while the trainee spoke.
     assert (turn.reaction.line, turn.reaction.anger_after) in candidates
-    session.presynthesis.join(timeout=60)
-    voice = session.base_voice
-    assert all(engines.synthesizer.cache_path(text, voice.with_anger(anger)).is_file()
-               for text, anger in candidates)
 
 
 def test_only_an_improbable_word_at_a_segment_end_is_dropped():
