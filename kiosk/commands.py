@@ -116,7 +116,8 @@ def _until_enter(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
 
 
 def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
-            line: Clip | None = None, speaker=None, heard: LineHeard | None = None):
+            line: Clip | None = None, speaker=None, heard: LineHeard | None = None,
+            on_event=None):
     """One answer from the microphone. With ``line``, the microphone opens before the customer's
     line plays (so an interruption is heard) and the customer's voice is taken back out."""
     print(prompt + (" Press Enter when you have finished." if not config.end_on_silence else ""),
@@ -136,7 +137,7 @@ def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
                              max_answer_s=config.max_answer_s + line.duration_s)
         if not config.end_on_silence:
             chunks = _until_enter(chunks)
-        recording = record_answer(chunks, config, on_level=meter)
+        recording = record_answer(chunks, config, on_level=meter, on_event=on_event)
     print("", file=sys.stderr)
     if recording.outcome is Outcome.DEVICE_LOST:
         if not recording.has_speech:
@@ -167,11 +168,13 @@ def practice(args: argparse.Namespace) -> int:
         line = session.current_line
         print(f"\nCustomer (anger {line.anger}): {line.text}")
         heard = LineHeard()
+        stream = session.listen()  # transcribes while the trainee is still talking
         try:
             recording = _record(mic, "Your answer (stop talking to finish)…", room,
-                                load(line.audio_path), speaker, heard)
-            record = session.answer(recording, customer_end_s=heard.line_end_s)
+                                load(line.audio_path), speaker, heard, stream.on_event)
+            record = session.answer(recording, customer_end_s=heard.line_end_s, stream=stream)
         except AnswerError as exc:
+            stream.close()
             unheard += 1
             print(f"  {exc}")
             continue

@@ -7,20 +7,22 @@ turn is analysed the same way whichever door the trainee came in by.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from audio.asr import Transcriber, shared_transcriber
+from audio.asr import Transcriber, Transcript, shared_transcriber
 from audio.capture import Recording
-from audio.tts import Synthesizer, Voice
+from audio.streaming import StreamingTranscriber
+from audio.tts import MAX_ANGER, Synthesizer, Voice
 from audio.clip import Clip
 from analysis.content import Rubric, ScoringContext
 from analysis.delivery import Baseline
 from analysis.feedback import Tip, make_tips
 from analysis.turn import TurnAnalysis, analyze_turn
 from scenarios import customer
-from scenarios.model import Scenario
+from scenarios.model import LINE_KINDS, Scenario
 from scenarios.rubric import load_rubric
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,16 @@ class Engines:
 
     @classmethod
     def load(cls, model: str | None = None, tts_cache: str | Path | None = None) -> Engines:
-        return cls(shared_transcriber(model), Synthesizer(tts_cache), load_rubric())
+        engines = cls(shared_transcriber(model), Synthesizer(tts_cache), load_rubric())
+        engines.warm_up()
+        return engines
+
+    def warm_up(self) -> None:
+        """Run one tiny decode and one synthesis now: CTranslate2 allocates its buffers on the
+        first call and espeak-ng loads its voices on the first line (2 s on a busy machine);
+        either would otherwise land on the first trainee's answer or the first customer line."""
+        self.transcriber.transcribe(Clip.silence(0.5))
+        self.synthesizer.synthesize_to_file("Hello.", Voice())
 
 
 @dataclass(frozen=True)
@@ -99,9 +110,12 @@ class SessionResult:
 
 
 def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = ScoringContext(),
-                   baseline: Baseline | None = None) -> TurnAnalysis:
-    """Transcribe and analyse one answer clip (the whole clip: trim it first if needed)."""
-    transcript = engines.transcriber.transcribe(clip)
+                   baseline: Baseline | None = None, transcript: Transcript | None = None) -> TurnAnalysis:
+    """Transcribe and analyse one answer clip (the whole clip: trim it first if needed).
+
+    ``transcript`` is the clip's transcript when streaming already made it."""
+    if transcript is None:
+        transcript = engines.transcriber.transcribe(clip)
     if not transcript.words:
         raise AnswerError("I couldn't make out any words: please try again a little closer to the microphone")
     return analyze_turn(clip, transcript, engines.rubric, context, baseline)
@@ -122,6 +136,9 @@ class PracticeSession:
         self.state, opening = customer.start(scenario)
         self.turns: list[TurnRecord] = []
         self.current_line = self._voice_line(opening, "opening", self.state.anger)
+        self.presynthesis: threading.Thread | None = None
+        """The background synthesis of the next lines started by the last ``listen``."""
+        self._answered = threading.Event()
 
     @property
     def finished(self) -> bool:
@@ -136,22 +153,64 @@ class PracticeSession:
         path = self.engines.synthesizer.synthesize_to_file(text, voice)
         return CustomerLine(text, kind, anger, voice, str(path))
 
-    def answer(self, recording: Recording, customer_end_s: float | None = None) -> TurnRecord:
+    def listen(self) -> StreamingTranscriber:
+        """Start streaming for the answer about to be captured: pass its ``on_event`` to
+        ``audio.capture.record_answer`` and the returned object to ``answer(..., stream=)``.
+
+        Also starts synthesizing, in the background, the lines the customer may say next, so
+        the reaction's audio is already cached when the answer has been judged.
+        """
+        self._answered = threading.Event()
+        self.presynthesis = threading.Thread(target=self._presynthesize, args=(self._answered,),
+                                             name="presynth", daemon=True)
+        self.presynthesis.start()
+        return StreamingTranscriber(self.engines.transcriber)
+
+    def likely_lines(self) -> list[tuple[str, int]]:
+        """(text, anger) of every line the customer could say after the next answer, nearest
+        anger first: anger moves at most customer.MAX_STEP per answer."""
+        said = self.state.said
+        texts = list(dict.fromkeys(self.scenario.say(kind, said.count(kind)) for kind in LINE_KINDS
+                                   if kind != "opening"))
+        angers = sorted(range(max(0, self.state.anger - customer.MAX_STEP),
+                              min(MAX_ANGER, self.state.anger + customer.MAX_STEP) + 1),
+                        key=lambda a: abs(a - self.state.anger))
+        return [(text, anger) for anger in angers for text in texts]
+
+    def _presynthesize(self, answered: threading.Event) -> None:
+        try:
+            for text, anger in self.likely_lines():
+                if answered.is_set():  # the reaction needs the engine now (one synthesis at a time)
+                    return
+                self.engines.synthesizer.synthesize_to_file(text, self.base_voice.with_anger(anger))
+        except Exception:  # a cache miss later is slower, not wrong: never break the turn for it
+            log.exception("pre-synthesis of the customer's next lines failed")
+
+    def answer(self, recording: Recording, customer_end_s: float | None = None,
+               stream: StreamingTranscriber | None = None) -> TurnRecord:
         """Judge one recorded answer and let the customer react.
 
         ``customer_end_s`` is when the customer stopped talking on the recording's clock (for
         the interrupt check); None when capture began after the customer had finished.
+        ``stream`` is the ``listen()`` object that saw this recording's VAD events: most of the
+        transcription is then already done. Without it (uploads) the answer is transcribed now.
         """
         if self.finished:
+            if stream is not None:
+                stream.close()
             raise AnswerError("this conversation has already ended")
         t0 = time.monotonic()
+        self._answered.set()
         clip = recording.speech_clip()
         if not recording.has_speech or clip.duration_s < MIN_SPEECH_S:
+            if stream is not None:
+                stream.close()
             raise AnswerError("I didn't hear anything: please answer the customer out loud")
         offset = max(0.0, recording.speech_start_s - 0.1)
         context = self.scenario.scoring_context(
             None if customer_end_s is None else customer_end_s - offset)
-        analysis = analyze_answer(clip, self.engines, context, self.baseline)
+        transcript = stream.finish(recording) if stream is not None else None
+        analysis = analyze_answer(clip, self.engines, context, self.baseline, transcript)
         return self._react(analysis, recording.outcome.value, t0)
 
     def _react(self, analysis: TurnAnalysis, outcome: str, t0: float) -> TurnRecord:
