@@ -124,7 +124,8 @@ def _stop(_signum, _frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=300)
-    ap.add_argument("--warmup", type=int, default=10, help="sessions before the memory reference sample")
+    ap.add_argument("--warmup", type=int, default=30,
+                    help="sessions before the memory reference sample (30: one pass over the 28 scenarios)")
     ap.add_argument("--out", type=Path, help="write the JSON report here too")
     ap.add_argument("--model", help="Whisper model directory (default: the kiosk's resolution)")
     args = ap.parse_args(argv)
