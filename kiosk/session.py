@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from audio.asr import Transcriber, Transcript, shared_transcriber
 from audio.capture import Recording
 from audio.streaming import StreamingTranscriber
 from audio.tts import MAX_ANGER, Synthesizer, Voice
-from audio.clip import Clip
+from audio.clip import Clip, load
 from analysis.content import Rubric, ScoringContext
-from analysis.delivery import Baseline
+from analysis.delivery import Baseline, CustomerVoice, customer_voice
 from analysis.feedback import Tip, make_tips
 from analysis.turn import TurnAnalysis, analyze_turn
 from scenarios import customer
@@ -28,6 +29,8 @@ from scenarios.rubric import load_rubric
 log = logging.getLogger(__name__)
 
 MIN_SPEECH_S = 0.4
+_LINE_MEASURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-voice")
+"""Measures each customer line's raised voice while it plays, off the answer's critical path."""
 """An answer shorter than this is treated as no answer (a cough, a click)."""
 
 CALIBRATION_TEXT = ("Good morning. I would like to check the opening hours of the store on "
@@ -110,7 +113,8 @@ class SessionResult:
 
 
 def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = ScoringContext(),
-                   baseline: Baseline | None = None, transcript: Transcript | None = None) -> TurnAnalysis:
+                   baseline: Baseline | None = None, transcript: Transcript | None = None,
+                   customer: CustomerVoice | None = None) -> TurnAnalysis:
     """Transcribe and analyse one answer clip (the whole clip: trim it first if needed).
 
     ``transcript`` is the clip's transcript when streaming already made it."""
@@ -118,7 +122,7 @@ def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = Scori
         transcript = engines.transcriber.transcribe(clip)
     if not transcript.words:
         raise AnswerError("I couldn't make out any words: please try again a little closer to the microphone")
-    return analyze_turn(clip, transcript, engines.rubric, context, baseline)
+    return analyze_turn(clip, transcript, engines.rubric, context, baseline, customer)
 
 
 def measure_baseline(clip: Clip, engines: Engines) -> Baseline:
@@ -136,6 +140,7 @@ class PracticeSession:
         self.state, opening = customer.start(scenario)
         self.turns: list[TurnRecord] = []
         self.current_line = self._voice_line(opening, "opening", self.state.anger)
+        self._line_voice = self._measure_line()
         self.presynthesis: threading.Thread | None = None
         """The background synthesis of the next lines started by the last ``listen``."""
         self._answered = threading.Event()
@@ -152,6 +157,21 @@ class PracticeSession:
         voice = self.base_voice.with_anger(anger)
         path = self.engines.synthesizer.synthesize_to_file(text, voice)
         return CustomerLine(text, kind, anger, voice, str(path))
+
+    def _measure_line(self) -> Future[CustomerVoice | None]:
+        """How raised the current line is against the same words in the customer's calm voice
+        (for the mirroring verdict), measured in the background while the line plays."""
+        line = self.current_line
+
+        def measure() -> CustomerVoice | None:
+            try:
+                calm = self.engines.synthesizer.synthesize(line.text, self.base_voice)
+                return customer_voice(calm, load(line.audio_path))
+            except Exception:  # without it only mirroring goes unjudged: never break the turn
+                log.exception("could not measure the customer's line")
+                return None
+
+        return _LINE_MEASURES.submit(measure)
 
     def listen(self) -> StreamingTranscriber:
         """Start streaming for the answer about to be captured: pass its ``on_event`` to
@@ -210,13 +230,15 @@ class PracticeSession:
         context = self.scenario.scoring_context(
             None if customer_end_s is None else customer_end_s - offset)
         transcript = stream.finish(recording) if stream is not None else None
-        analysis = analyze_answer(clip, self.engines, context, self.baseline, transcript)
+        analysis = analyze_answer(clip, self.engines, context, self.baseline, transcript,
+                                  self._line_voice.result())
         return self._react(analysis, recording.outcome.value, t0)
 
     def _react(self, analysis: TurnAnalysis, outcome: str, t0: float) -> TurnRecord:
         answered = self.current_line
         self.state, reaction = customer.react(self.scenario, self.state, analysis)
         self.current_line = self._voice_line(reaction.line, reaction.kind, reaction.anger_after)
+        self._line_voice = self._measure_line()
         record = TurnRecord(len(self.turns), answered, outcome, analysis, reaction, time.monotonic() - t0)
         self.turns.append(record)
         log.info("turn %d scored %d, anger %d -> %d", record.index, analysis.content.score,
