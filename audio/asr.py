@@ -91,7 +91,8 @@ def _not_found(detail: str) -> ModelNotFoundError:
         f"or allow downloads by unsetting HF_HUB_OFFLINE")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """A model file's sha256, read in 1 MB blocks (model files are tens of MB)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -120,7 +121,7 @@ def verify_packaged_model(package: str, model_dir: Path) -> None:
     stamp = _verified_stamp(weights)
     if stamp.is_file() and stamp.read_text() == pin["model.bin"]:
         return
-    digest = _sha256(weights)
+    digest = file_sha256(weights)
     if digest != pin["model.bin"]:
         raise ModelChecksumError(
             f"{weights} does not match the pinned checksum (corrupt or altered; reinstall {package})")
