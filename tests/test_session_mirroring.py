@@ -1,0 +1,20 @@
+"""The session tells the delivery analysis how raised the customer's line was, so a trainee who
+mirrors an angry customer can be told so (guide 003), and one who stays calm is not."""
+
+from audio.capture import record_answer
+from audio.source import chunks_from_clip
+from kiosk.commands import DEMO_TRAINEE
+from kiosk.session import PracticeSession
+from scenarios.library import load_library
+
+
+def test_an_angry_customers_line_reaches_the_mirroring_verdict(engines, synth):
+    session = PracticeSession(load_library().get("damaged-delivery"), engines)
+    assert session.current_line.anger >= 2
+    answer = synth.synthesize("I'm so sorry the table arrived damaged. Let me arrange a replacement "
+                              "or a full refund, whichever you prefer.", DEMO_TRAINEE)
+    record = session.answer(record_answer(chunks_from_clip(answer)))
+    mirroring = record.analysis.delivery.mirroring
+    assert mirroring is not None
+    assert "nothing to mirror" not in mirroring.detail   # the customer's raised voice was measured
+    assert mirroring.status != "needs_work"               # a calm answer does not mirror it
