@@ -16,41 +16,16 @@ from audio.clip import AudioTooLong, load
 from kiosk.web import trainer
 from kiosk.web.answers import MAX_UPLOAD_S
 
-from test_web_api import KIOSK, make_client, trainer_login, upload, visit
+from test_clip import _encode
+from test_web_api import KIOSK, kiosk, pin_hash, trainer_login, upload, visit  # noqa: F401 (fixtures)
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture(scope="module")
-def pin_hash():
-    from kiosk.web.auth import hash_pin
-
-    return hash_pin("2468")
-
-
-@pytest.fixture
-def kiosk(tmp_path, engines, pin_hash):
-    client, store, settings = make_client(tmp_path, engines, pin_hash)
-    with client:
-        yield client, store, settings
-    store.close()
 
 
 def _practice(client) -> str:
     token = visit(client, "Ana")
     client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
     return token
-
-
-def _encode(clip, path, codec: str, rate: int) -> None:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=rate)
-        stream.layout = "mono"
-        pcm = (clip.resampled(rate).samples * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
 
 
 def silence_bomb(path, minutes: int, rate: int = 8000) -> None:
