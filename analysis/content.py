@@ -9,9 +9,12 @@ point earned or lost carries the quote that earned or lost it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,6 +58,11 @@ class RubricItem:
 @dataclass(frozen=True)
 class Rubric:
     items: tuple[RubricItem, ...]
+    margin: float = 0.05
+    """How far below a sentence's nearest example (over every item's examples) an item's own
+    nearest example may fall and still earn it. Small: a sentence earns the items its nearest
+    neighbours belong to, not every item it is loosely near; not zero, because one sentence can
+    be a remedy, a commitment and a follow-up at once (docs/labelling.md)."""
 
     def get(self, item_id: str) -> RubricItem:
         for item in self.items:
@@ -247,33 +255,105 @@ def segments(transcript: Transcript) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class _ExampleBank:
+    """Every semantic item's examples and counter-examples as one matrix, so a sentence is
+    compared with all of them in one product and its nearest neighbours can be read off."""
+
+    vectors: np.ndarray
+    """Unit rows: all examples, then all counter-examples."""
+    item_of: tuple[str, ...]
+    counter: np.ndarray
+    """True for a counter-example row."""
+    texts: tuple[str, ...]
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk"
+
+
+def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> np.ndarray:
+    """The example vectors, from a file keyed by the model and the exact texts when one exists.
+
+    Hundreds of examples take tens of seconds to encode on the kiosk's CPU; they change only
+    when the rubric does, so every later process (each `kiosk score`) reads them back instead."""
+    # The model is pinned by checksum (analysis.semantic), so its name identifies the vectors.
+    key = hashlib.sha256("\n".join((getattr(encoder, "name", type(encoder).__name__), *texts))
+                         .encode()).hexdigest()[:32]
+    path = _cache_dir() / f"rubric-vectors-{key}.npy"
+    try:
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    except (OSError, ValueError):
+        pass
+    vectors = encoder.encode(list(texts))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vectors)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the encoding again next time
+    return vectors
+
+
 @functools.lru_cache(maxsize=4)
-def _example_vectors(encoder: Encoder, rubric: Rubric) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each semantic item's (examples, counter-examples) vectors, computed once per rubric."""
-    out = {}
-    for item in rubric.items:
-        if item.threshold > 0 and item.examples:
-            out[item.id] = (encoder.encode(item.examples), encoder.encode(item.counter_examples))
+def _example_bank(encoder: Encoder, rubric: Rubric) -> _ExampleBank:
+    """The semantic items' example vectors, computed once per rubric (and cached on disk)."""
+    texts, item_of, counter = [], [], []
+    for is_counter in (False, True):
+        for item in rubric.items:
+            if item.threshold > 0 and item.examples:
+                for text in (item.counter_examples if is_counter else item.examples):
+                    texts.append(text)
+                    item_of.append(item.id)
+                    counter.append(is_counter)
+    vectors = _encode_cached(encoder, tuple(texts)) if texts else np.zeros((0, 384), np.float32)
+    return _ExampleBank(vectors, tuple(item_of), np.array(counter, bool), tuple(texts))
+
+
+def _nearest(bank: _ExampleBank, unit_vectors: np.ndarray, rubric: Rubric) -> dict[str, list[tuple[int, int, float]]]:
+    """(unit, example row, similarity) per item for the sentences that earn it.
+
+    A sentence earns item X when X's nearest example is at least X's threshold, is within the
+    rubric's margin of the sentence's nearest example of any item (so its nearest neighbours
+    belong to X, not to a neighbouring item it merely resembles), and is closer than every
+    counter-example of X (this is how "sorry you feel that way" stays out of apology)."""
+    sims = unit_vectors @ bank.vectors.T
+    positive = ~bank.counter
+    top = np.where(positive, sims, -1.0).max(axis=1)
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    item_rows: dict[str, list[int]] = {}
+    for row, item_id in enumerate(bank.item_of):
+        item_rows.setdefault(item_id, []).append(row)
+    for item_id, rows in item_rows.items():
+        rows_arr = np.array(rows)
+        pos_rows = rows_arr[positive[rows_arr]]
+        neg_rows = rows_arr[~positive[rows_arr]]
+        floor = rubric.get(item_id).threshold
+        for u in range(sims.shape[0]):
+            best = int(pos_rows[sims[u, pos_rows].argmax()])
+            sim = float(sims[u, best])
+            if sim < floor or sim < top[u] - rubric.margin:
+                continue
+            if len(neg_rows) and sim <= sims[u, neg_rows].max():
+                continue
+            out.setdefault(item_id, []).append((u, best, sim))
     return out
 
 
 def _semantic(item: RubricItem, transcript: Transcript, tokens: _Tokens, units: tuple[tuple[int, int], ...],
-              unit_vectors: np.ndarray, vectors: tuple[np.ndarray, np.ndarray]) -> tuple[Evidence, ...]:
-    """Sentences closer than the item's threshold to an example and closer to it than to any
-    counter-example; a sentence holding an ``unless`` match (negation, sarcasm) is skipped."""
-    examples, counters = vectors
-    pos = unit_vectors @ examples.T
-    neg = unit_vectors @ counters.T if len(counters) else np.zeros((len(units), 1))
+              hits: list[tuple[int, int, float]], bank: _ExampleBank) -> tuple[Evidence, ...]:
+    """Evidence for the sentences that earned the item; one holding an ``unless`` match
+    (negation, sarcasm) is skipped."""
     cancelled_words = {tokens.word_of[i] for c in _cancelled(item, tokens) for i in range(c[0], c[1] + 1)}
     found = []
-    for u, (first, last) in enumerate(units):
-        best = int(pos[u].argmax())
-        if pos[u, best] < item.threshold or pos[u, best] <= neg[u].max():
-            continue
+    for u, row, sim in hits:
+        first, last = units[u]
         if cancelled_words & set(range(first, last + 1)):
             continue
-        found.append(_quote(transcript, first, last,
-                            f"example ({pos[u, best]:.2f}): {item.examples[best]}"))
+        found.append(_quote(transcript, first, last, f"example ({sim:.2f}): {bank.texts[row]}"))
     return tuple(found)
 
 
@@ -307,10 +387,11 @@ class _Scorer:
 
     def __init__(self, transcript: Transcript, rubric: Rubric, encoder: Encoder | None) -> None:
         self.transcript, self.tokens = transcript, _tokenize(transcript)
-        self.vectors = _example_vectors(encoder, rubric) if encoder is not None else {}
-        self.units = segments(transcript) if self.vectors and self.tokens.text else ()
-        self.unit_vectors = (encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1])
-                                             for a, b in self.units]) if self.units else None)
+        self.bank = _example_bank(encoder, rubric) if encoder is not None else None
+        self.units = segments(transcript) if self.bank is not None and self.tokens.text else ()
+        self.hits = (_nearest(self.bank, encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1])
+                                                          for a, b in self.units]), rubric)
+                     if self.units and len(self.bank.texts) else {})
 
     def evidence(self, item: RubricItem, context: ScoringContext) -> tuple[Evidence, ...]:
         if item.id == "interrupt":
@@ -318,10 +399,9 @@ class _Scorer:
         if item.id == "reason_at_length":
             return _long_answer(self.transcript, self.tokens)
         found = list(find_item(item, self.transcript, self.tokens))
-        if item.id in self.vectors and self.units:
+        if item.id in self.hits:
             spans = [(e.start_s, e.end_s, e.quote) for e in found]
-            for e in _semantic(item, self.transcript, self.tokens, self.units, self.unit_vectors,
-                               self.vectors[item.id]):
+            for e in _semantic(item, self.transcript, self.tokens, self.units, self.hits[item.id], self.bank):
                 if not any(e.quote == q or (q in e.quote and e.start_s <= s and t <= e.end_s)
                            for s, t, q in spans):
                     found.append(e)

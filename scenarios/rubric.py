@@ -95,12 +95,15 @@ def parse_rubric(src: TomlSource) -> Rubric:
             problems.append(src.problem(f"item.{n}.id", f"duplicate id {item.id!r} (first at item {seen[item.id]})"))
         seen[item.id] = n
         items.append(item)
+    margin = src.data.get("margin", Rubric.margin)
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < 1:
+        problems.append(src.problem("margin", "must be a similarity difference from 0 to below 1"))
     missing = REQUIRED_IDS - set(seen)
     if missing and not problems:
         problems.append(src.problem("item", f"missing required items: {', '.join(sorted(missing))}"))
     if problems:
         raise DataFileError(problems)
-    return Rubric(tuple(items))
+    return Rubric(tuple(items), float(margin))
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:
