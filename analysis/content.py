@@ -53,6 +53,10 @@ class RubricItem:
     example is not a match (this is how "sorry you feel that way" stays out of apology)."""
     threshold: float = 0.0
     """Cosine similarity an answer sentence needs to an example (0: patterns only)."""
+    overlaps: tuple[str, ...] = ()
+    """Items one sentence may earn together with this one (docs/labelling.md: "I'll ring you on
+    Friday" is a commitment and a follow-up). Their examples do not compete with this item's in
+    the nearest-neighbour decision; every other item's do."""
 
 
 @dataclass(frozen=True)
@@ -227,14 +231,24 @@ def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None =
 
 _CLAUSE_END = re.compile(r"[.?!;:]$")
 _CLAUSE_BREAK = re.compile(r",$")
+_CLAUSE_START = frozenset({"but", "though", "although"})
+"""Words that open a new idea inside a sentence ("I can't refund it but I can swap it")."""
+
+
+WHOLE_SENTENCE_WORDS = 8
+"""A sentence up to this long is compared whole as well as clause by clause; a longer one that
+splits into clauses only by its clauses (it is near no one-idea example as a whole, and encoding
+it twice would double the cost per answer)."""
 
 
 def segments(transcript: Transcript) -> tuple[tuple[int, int], ...]:
-    """(first, last) word indices of the sentences, and of the comma clauses of long ones.
+    """(first, last) word indices of the units compared with the examples: sentences, and the
+    clauses of sentences that string several ideas together.
 
-    Whisper punctuates its transcripts; a typed answer usually is too. One idea per sentence is
-    what the examples hold, so sentences are what the embedding compares; a long sentence that
-    strings several ideas together with commas is also compared clause by clause.
+    Whisper punctuates its transcripts; a typed answer usually is too. The examples hold one idea
+    each, and a sentence like "I'm so sorry, that must have been awful, I'll ring you tomorrow"
+    sits between them and near none, so its clauses (split at commas and before "but") are what
+    is compared.
     """
     words = transcript.words
     sentences, start = [], 0
@@ -242,16 +256,19 @@ def segments(transcript: Transcript) -> tuple[tuple[int, int], ...]:
         if _CLAUSE_END.search(w.text) or i == len(words) - 1:
             sentences.append((start, i))
             start = i + 1
-    out = list(sentences)
+    out = []
     for first, last in sentences:
-        if last - first < 12:
-            continue
-        c_start = first
+        clauses, c_start = [], first
         for i in range(first, last + 1):
-            if _CLAUSE_BREAK.search(words[i].text) or i == last:
-                if (c_start, i) != (first, last) and i - c_start >= 2:
-                    out.append((c_start, i))
+            opens = i + 1 <= last and words[i + 1].text.lower().strip(",.") in _CLAUSE_START
+            if _CLAUSE_BREAK.search(words[i].text) or opens or i == last:
+                if i - c_start >= 1:  # a one-word clause ("Okay,") says nothing on its own
+                    clauses.append((c_start, i))
                 c_start = i + 1
+        if len(clauses) < 2 or last - first + 1 <= WHOLE_SENTENCE_WORDS:
+            out.append((first, last))
+        if len(clauses) >= 2:
+            out.extend(clauses)
     return tuple(out)
 
 
@@ -262,10 +279,10 @@ class _ExampleBank:
 
     vectors: np.ndarray
     """Unit rows: all examples, then all counter-examples."""
-    item_of: tuple[str, ...]
-    counter: np.ndarray
-    """True for a counter-example row."""
     texts: tuple[str, ...]
+    rows: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    """Per item: its example rows, its counter-example rows, and the mask of rival rows (the
+    examples of every item it does not overlap with, itself included)."""
 
 
 def _cache_dir() -> Path:
@@ -301,45 +318,43 @@ def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _example_bank(encoder: Encoder, rubric: Rubric) -> _ExampleBank:
     """The semantic items' example vectors, computed once per rubric (and cached on disk)."""
-    texts, item_of, counter = [], [], []
-    for is_counter in (False, True):
-        for item in rubric.items:
-            if item.threshold > 0 and item.examples:
-                for text in (item.counter_examples if is_counter else item.examples):
-                    texts.append(text)
-                    item_of.append(item.id)
-                    counter.append(is_counter)
+    semantic = [i for i in rubric.items if i.threshold > 0 and i.examples]
+    texts = [t for i in semantic for t in i.examples] + [t for i in semantic for t in i.counter_examples]
+    item_of = [i.id for i in semantic for _ in i.examples] + [i.id for i in semantic for _ in i.counter_examples]
+    counter = np.arange(len(texts)) >= sum(len(i.examples) for i in semantic)
+    partners = {i.id: set(i.overlaps) for i in rubric.items}
+    for item in rubric.items:
+        for other in item.overlaps:
+            partners.setdefault(other, set()).add(item.id)
+    ids = np.array(item_of)
+    rows = {}
+    for item in semantic:
+        mine = ids == item.id
+        rivals = ~counter & ~np.isin(ids, sorted(partners.get(item.id, ())))
+        rows[item.id] = (np.flatnonzero(mine & ~counter), np.flatnonzero(mine & counter), rivals)
     vectors = _encode_cached(encoder, tuple(texts)) if texts else np.zeros((0, 384), np.float32)
-    return _ExampleBank(vectors, tuple(item_of), np.array(counter, bool), tuple(texts))
+    return _ExampleBank(vectors, tuple(texts), rows)
 
 
 def _nearest(bank: _ExampleBank, unit_vectors: np.ndarray, rubric: Rubric) -> dict[str, list[tuple[int, int, float]]]:
     """(unit, example row, similarity) per item for the sentences that earn it.
 
     A sentence earns item X when X's nearest example is at least X's threshold, is within the
-    rubric's margin of the sentence's nearest example of any item (so its nearest neighbours
-    belong to X, not to a neighbouring item it merely resembles), and is closer than every
-    counter-example of X (this is how "sorry you feel that way" stays out of apology)."""
+    rubric's margin of the sentence's nearest example of any rival item (so its nearest
+    neighbours belong to X, not to a neighbouring item it merely resembles; items X overlaps
+    with are not rivals), and is closer than every counter-example of X (this is how "sorry you
+    feel that way" stays out of apology)."""
     sims = unit_vectors @ bank.vectors.T
-    positive = ~bank.counter
-    top = np.where(positive, sims, -1.0).max(axis=1)
+    units = np.arange(sims.shape[0])
     out: dict[str, list[tuple[int, int, float]]] = {}
-    item_rows: dict[str, list[int]] = {}
-    for row, item_id in enumerate(bank.item_of):
-        item_rows.setdefault(item_id, []).append(row)
-    for item_id, rows in item_rows.items():
-        rows_arr = np.array(rows)
-        pos_rows = rows_arr[positive[rows_arr]]
-        neg_rows = rows_arr[~positive[rows_arr]]
-        floor = rubric.get(item_id).threshold
-        for u in range(sims.shape[0]):
-            best = int(pos_rows[sims[u, pos_rows].argmax()])
-            sim = float(sims[u, best])
-            if sim < floor or sim < top[u] - rubric.margin:
-                continue
-            if len(neg_rows) and sim <= sims[u, neg_rows].max():
-                continue
-            out.setdefault(item_id, []).append((u, best, sim))
+    for item_id, (pos_rows, neg_rows, rivals) in bank.rows.items():
+        best = pos_rows[sims[:, pos_rows].argmax(axis=1)]
+        sim = sims[units, best]
+        earned = (sim >= rubric.get(item_id).threshold) & (sim >= sims[:, rivals].max(axis=1) - rubric.margin)
+        if len(neg_rows):
+            earned &= sim > sims[:, neg_rows].max(axis=1)
+        if earned.any():
+            out[item_id] = [(int(u), int(best[u]), float(sim[u])) for u in np.flatnonzero(earned)]
     return out
 
 
