@@ -99,8 +99,10 @@ class MemoEncoder:
 
 
 def with_matcher(rubric: Rubric, floor: float, margin: float) -> Rubric:
-    """The rubric with every semantic item's threshold set to ``floor`` and the given margin."""
-    items = tuple(dataclasses.replace(i, threshold=floor) if i.threshold > 0 else i for i in rubric.items)
+    """The rubric with every semantic item's threshold set to ``floor`` and the given margin.
+    Penalties keep their own, stricter threshold (a false penalty costs far more than a miss)."""
+    items = tuple(dataclasses.replace(i, threshold=floor) if i.threshold > 0 and not i.penalty else i
+                  for i in rubric.items)
     return Rubric(items, margin)
 
 
