@@ -253,7 +253,8 @@ def _example_vectors(encoder: Encoder, rubric: Rubric) -> dict[str, tuple[np.nda
     out = {}
     for item in rubric.items:
         if item.threshold > 0 and item.examples:
-            out[item.id] = (encoder.encode(item.examples), encoder.encode(item.counter_examples))
+            out[item.id] = (encoder.encode(item.examples, persist=True),
+                            encoder.encode(item.counter_examples, persist=True))
     return out
 
 

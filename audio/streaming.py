@@ -16,11 +16,16 @@ has had a 450 ms head start; if the trainee speaks on, the guess is dropped.
 
 Word times are shifted onto the answer's timeline (the clip ``Recording.speech_clip`` returns),
 so delivery analysis and the interrupt check read them exactly as they read batch words.
+
+``on_words`` lets the caller start on the text while the trainee is still talking: after every
+decode it gets all the words heard so far (the kiosk encodes their sentences for the rubric, so
+at the end only the last sentences remain). It runs on the worker, between decodes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from audio.asr import Transcriber, Transcript, Word
@@ -64,9 +69,11 @@ class StreamingTranscriber:
     thread's core.
     """
 
-    def __init__(self, transcriber: Transcriber, min_segment_s: float = MIN_SEGMENT_S) -> None:
+    def __init__(self, transcriber: Transcriber, min_segment_s: float = MIN_SEGMENT_S,
+                 on_words: Callable[[list[Word]], None] | None = None) -> None:
         self.transcriber = transcriber
         self.min_segment_s = min_segment_s
+        self.on_words = on_words
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-asr")
         self._segments: list[tuple[float, float, Future[list[Word]]]] = []
         """Committed segments in order: (start, end) in capture time and the job decoding it."""
@@ -126,7 +133,16 @@ class StreamingTranscriber:
         words = self.transcriber.transcribe(audio, offset_s=audio_start_s).words
         # Cuts lie in pauses: a word belongs to the segment its middle falls in.
         words = [w for w in words if start_s - 0.05 <= (w.start_s + w.end_s) / 2 < end_s]
-        return drop_trailing_hallucination(words, end_s)
+        words = drop_trailing_hallucination(words, end_s)
+        if self.on_words is not None and words:
+            # Jobs run one at a time in order, so every committed segment before this one is done.
+            earlier = [job.result() for _, _, job in list(self._segments)
+                       if job.done() and not job.cancelled() and job.exception() is None]
+            try:
+                self.on_words(_join([*earlier, words]))
+            except Exception:  # a head start, not a result: the answer is judged without it
+                log.exception("on_words failed")
+        return words
 
     def finish(self, recording: Recording) -> Transcript:
         """The whole answer's transcript, on the timeline of ``recording.speech_clip()``.
@@ -151,12 +167,7 @@ class StreamingTranscriber:
                         job = self._pool.submit(self._decode, recording.clip.slice_s(self._context_start(), end_s),
                                                 self._context_start(), self._cut_s, end_s)
                         self._commit(job, self._cut_s, end_s)
-            words: list[Word] = []
-            for _, _, job in self._segments:
-                for w in job.result():
-                    # A word heard on both sides of a cut (its context) is kept once.
-                    if not words or w.start_s >= words[-1].end_s - 0.1:
-                        words.append(w)
+            words = _join(job.result() for _, _, job in self._segments)
         finally:
             self.close()
         offset_s = max(0.0, recording.speech_start_s - LEAD_S) if recording.has_speech else 0.0
@@ -170,6 +181,16 @@ class StreamingTranscriber:
             self._provisional[1].cancel()
             self._provisional = None
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _join(pieces: Iterable[list[Word]]) -> list[Word]:
+    """The pieces' words in order; a word heard on both sides of a cut (its context) is kept once."""
+    words: list[Word] = []
+    for piece in pieces:
+        for w in piece:
+            if not words or w.start_s >= words[-1].end_s - 0.1:
+                words.append(w)
+    return words
 
 
 def drop_trailing_hallucination(words: list[Word], end_s: float) -> list[Word]:

@@ -13,12 +13,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from audio.asr import Transcriber, Transcript, shared_transcriber
+from audio.asr import Transcriber, Transcript, Word, shared_transcriber
 from audio.capture import Recording
 from audio.streaming import StreamingTranscriber
 from audio.tts import MAX_ANGER, Synthesizer, Voice
 from audio.clip import Clip, load
-from analysis.content import Rubric, ScoringContext
+from analysis.content import Rubric, ScoringContext, score_content
 from analysis.delivery import Baseline, CustomerVoice, customer_voice
 from analysis.feedback import Tip, make_tips
 from analysis.turn import TurnAnalysis, analyze_turn
@@ -58,11 +58,14 @@ class Engines:
         return engines
 
     def warm_up(self) -> None:
-        """Run one tiny decode and one synthesis now: CTranslate2 allocates its buffers on the
-        first call and espeak-ng loads its voices on the first line (2 s on a busy machine);
-        either would otherwise land on the first trainee's answer or the first customer line."""
+        """Run one tiny decode, one synthesis and one scoring now: CTranslate2 allocates its
+        buffers on the first call, espeak-ng loads its voices on the first line (2 s on a busy
+        machine) and the rubric loads its embedding model and its examples' vectors (from the
+        disk cache; computing them the first time on a machine takes seconds); any of these
+        would otherwise land on the first trainee's answer or the first customer line."""
         self.transcriber.transcribe(Clip.silence(0.5))
         self.synthesizer.synthesize_to_file("Hello.", Voice())
+        score_content(Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5), self.rubric)
 
 
 @dataclass(frozen=True)
@@ -178,13 +181,21 @@ class PracticeSession:
         ``audio.capture.record_answer`` and the returned object to ``answer(..., stream=)``.
 
         Also starts synthesizing, in the background, the lines the customer may say next, so
-        the reaction's audio is already cached when the answer has been judged.
+        the reaction's audio is already cached when the answer has been judged, and scores the
+        words heard so far after each piece is transcribed, so the rubric's sentence vectors of
+        all but the last sentences are ready when the answer ends.
         """
         self._answered = threading.Event()
         self.presynthesis = threading.Thread(target=self._presynthesize, args=(self._answered,),
                                              name="presynth", daemon=True)
         self.presynthesis.start()
-        return StreamingTranscriber(self.engines.transcriber)
+        return StreamingTranscriber(self.engines.transcriber, on_words=self._prescore)
+
+    def _prescore(self, words: list[Word]) -> None:
+        """Score the answer so far and drop the result: what is kept is the sentence vectors
+        the embedding model remembers (analysis.semantic), the slow part of scoring."""
+        score_content(Transcript.from_words(words, words[-1].end_s), self.engines.rubric,
+                      self.scenario.scoring_context())
 
     def likely_lines(self) -> list[tuple[str, int]]:
         """(text, anger) of every line the customer could say after the next answer, nearest
