@@ -19,7 +19,7 @@ from audio.streaming import StreamingTranscriber
 from audio.tts import MAX_ANGER, Synthesizer, Voice
 from audio.clip import Clip, load
 from analysis.content import Rubric, ScoringContext, score_content
-from analysis.delivery import Baseline, CustomerVoice, customer_voice
+from analysis.delivery import Baseline, CustomerVoice, Signal, customer_voice, measure_signal
 from analysis.feedback import Tip, make_tips
 from analysis.turn import TurnAnalysis, analyze_turn
 from scenarios import customer
@@ -29,9 +29,11 @@ from scenarios.rubric import load_rubric
 log = logging.getLogger(__name__)
 
 MIN_SPEECH_S = 0.4
+"""An answer shorter than this is treated as no answer (a cough, a click)."""
 _LINE_MEASURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-voice")
 """Measures each customer line's raised voice while it plays, off the answer's critical path."""
-"""An answer shorter than this is treated as no answer (a cough, a click)."""
+_SIGNAL_MEASURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signal")
+"""Measures an answer's pitch and level while its last words are being transcribed."""
 
 CALIBRATION_TEXT = ("Good morning. I would like to check the opening hours of the store on "
                     "Saturday, and whether there is parking nearby.")
@@ -117,15 +119,16 @@ class SessionResult:
 
 def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = ScoringContext(),
                    baseline: Baseline | None = None, transcript: Transcript | None = None,
-                   customer: CustomerVoice | None = None) -> TurnAnalysis:
+                   customer: CustomerVoice | None = None, signal: Signal | None = None) -> TurnAnalysis:
     """Transcribe and analyse one answer clip (the whole clip: trim it first if needed).
 
-    ``transcript`` is the clip's transcript when streaming already made it."""
+    ``transcript`` is the clip's transcript when streaming already made it, ``signal`` its
+    audio measures when they were taken while it was transcribed."""
     if transcript is None:
         transcript = engines.transcriber.transcribe(clip)
     if not transcript.words:
         raise AnswerError("I couldn't make out any words: please try again a little closer to the microphone")
-    return analyze_turn(clip, transcript, engines.rubric, context, baseline, customer)
+    return analyze_turn(clip, transcript, engines.rubric, context, baseline, customer, signal)
 
 
 def measure_baseline(clip: Clip, engines: Engines) -> Baseline:
@@ -240,9 +243,10 @@ class PracticeSession:
         offset = max(0.0, recording.speech_start_s - 0.1)
         context = self.scenario.scoring_context(
             None if customer_end_s is None else customer_end_s - offset)
+        signal = _SIGNAL_MEASURES.submit(measure_signal, clip)  # needs no words: start it now
         transcript = stream.finish(recording) if stream is not None else None
         analysis = analyze_answer(clip, self.engines, context, self.baseline, transcript,
-                                  self._line_voice.result())
+                                  self._line_voice.result(), signal.result())
         return self._react(analysis, recording.outcome.value, t0)
 
     def _react(self, analysis: TurnAnalysis, outcome: str, t0: float) -> TurnRecord:
