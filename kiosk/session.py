@@ -89,9 +89,12 @@ class Engines:
         machine) and the rubric loads its embedding model and its examples' vectors (from the
         disk cache; computing them the first time on a machine takes seconds); any of these
         would otherwise land on the first trainee's answer or the first customer line."""
-        self.transcriber.transcribe(Clip.silence(0.5))
-        self.synthesizer.synthesize_to_file("Hello.", Voice())
-        score_content(Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5), self.rubric)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # CTranslate2 leaves the other core free
+            rubric = pool.submit(score_content, Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5),
+                                 self.rubric)
+            self.transcriber.transcribe(Clip.silence(0.5))
+            self.synthesizer.synthesize_to_file("Hello.", Voice())
+            rubric.result()
 
 
 @dataclass(frozen=True)
