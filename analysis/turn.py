@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from audio.asr import Transcript
 from audio.clip import Clip
 from analysis.content import ContentResult, Rubric, ScoringContext, score_content
-from analysis.delivery import Baseline, CustomerVoice, DeliveryMeasures, analyze_delivery
+from analysis.delivery import Baseline, CustomerVoice, DeliveryMeasures, Signal, analyze_delivery
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,6 @@ class TurnAnalysis:
 
 def analyze_turn(clip: Clip, transcript: Transcript, rubric: Rubric,
                  context: ScoringContext = ScoringContext(), baseline: Baseline | None = None,
-                 customer: CustomerVoice | None = None) -> TurnAnalysis:
-    return TurnAnalysis(transcript, analyze_delivery(clip, transcript, baseline, customer),
+                 customer: CustomerVoice | None = None, signal: Signal | None = None) -> TurnAnalysis:
+    return TurnAnalysis(transcript, analyze_delivery(clip, transcript, baseline, customer, signal),
                         score_content(transcript, rubric, context))

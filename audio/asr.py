@@ -118,18 +118,25 @@ def verify_packaged_model(package: str, model_dir: Path) -> None:
     weights = model_dir / "model.bin"
     if not weights.is_file():
         raise ModelChecksumError(f"{package} is installed but {weights} is missing (reinstall it)")
-    stamp = _verified_stamp(weights)
-    if stamp.is_file() and stamp.read_text() == pin["model.bin"]:
-        return
-    digest = file_sha256(weights)
-    if digest != pin["model.bin"]:
+    if not matches_pin(weights, pin["model.bin"]):
         raise ModelChecksumError(
             f"{weights} does not match the pinned checksum (corrupt or altered; reinstall {package})")
+
+
+def matches_pin(path: Path, digest: str) -> bool:
+    """Whether a model file's sha256 is ``digest``. A match is remembered per path, size and
+    mtime, so a kiosk does not hash its models again at every start (0.2 s per 100 MB)."""
+    stamp = _verified_stamp(path)
+    if stamp.is_file() and stamp.read_text() == digest:
+        return True
+    if file_sha256(path) != digest:
+        return False
     try:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
     except OSError:  # a read-only home is fine: we just verify again next time
         pass
+    return True
 
 
 def resolve_model(explicit: str | None = None) -> ModelSource:

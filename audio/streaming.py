@@ -12,16 +12,25 @@ side of a cut are heard with their neighbours as in batch. Every decode pays for
 whatever its length, so the context is nearly free. At every pause the audio since the last cut
 is also decoded *provisionally* (at most one such guess in flight): if the pause turns into the
 end of the answer (the endpointer needs 700 ms, the pause fired after 250 ms), the final piece
-has had a 450 ms head start; if the trainee speaks on, the guess is dropped.
+has had a 450 ms head start; if the trainee speaks on, the guess is dropped. The decode of a
+closed segment already runs to the pause after it, so its words past the cut are that pause's
+guess: an answer ending there waits for one decode, not a segment's and then a guess's.
 
 Word times are shifted onto the answer's timeline (the clip ``Recording.speech_clip`` returns),
 so delivery analysis and the interrupt check read them exactly as they read batch words.
+
+``on_words`` lets the caller start on the text while the trainee is still talking: after every
+decode it gets all the words heard so far (the kiosk encodes their sentences for the rubric, so
+at the end only the last sentences remain). It runs on the worker, between decodes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from audio.asr import Transcriber, Transcript, Word
 from audio.capture import TAIL_KEEP_S, Recording
@@ -56,6 +65,19 @@ after a cut are heard with their neighbours, as in batch. Cheap, since every dec
 # at the cuts could pay for.
 
 
+@dataclass(frozen=True)
+class _Piece:
+    """Words of one decode, or of one side of a time within it: a decode that runs to a later
+    pause serves both the segment before ``before_s`` and the guess at the rest."""
+
+    job: Future[list[Word]]
+    before_s: float = math.inf
+    from_s: float = -math.inf
+
+    def words(self) -> list[Word]:
+        return [w for w in self.job.result() if self.from_s <= (w.start_s + w.end_s) / 2 < self.before_s]
+
+
 class StreamingTranscriber:
     """Feed it the VAD events of one answer (``on_event``), then ``finish`` with the Recording.
 
@@ -64,16 +86,19 @@ class StreamingTranscriber:
     thread's core.
     """
 
-    def __init__(self, transcriber: Transcriber, min_segment_s: float = MIN_SEGMENT_S) -> None:
+    def __init__(self, transcriber: Transcriber, min_segment_s: float = MIN_SEGMENT_S,
+                 on_words: Callable[[list[Word]], None] | None = None) -> None:
         self.transcriber = transcriber
         self.min_segment_s = min_segment_s
+        self.on_words = on_words
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-asr")
-        self._segments: list[tuple[float, float, Future[list[Word]]]] = []
-        """Committed segments in order: (start, end) in capture time and the job decoding it."""
+        self._segments: list[tuple[float, float, _Piece]] = []
+        """Committed segments in order: (start, end) in capture time and the words decoding it."""
         self._cut_s: float | None = None
         """Capture time up to which audio belongs to committed segments."""
-        self._provisional: tuple[float, Future[list[Word]]] | None = None
-        """(end time, job) decoding the audio after the cut up to the latest short pause."""
+        self._provisional: tuple[float, _Piece, bool] | None = None
+        """(end time, words, shared) of the guess at the audio after the cut up to the latest
+        short pause; ``shared`` when its decode is also a committed segment's (never cancelled)."""
         self._boundary_s: float | None = None
         """A pause closing a full segment; it is decoded at the next pause, with what was said in
         between as right-hand context (tiny.en hears "so my" as "so am I" in JFK without it)."""
@@ -92,32 +117,35 @@ class StreamingTranscriber:
         elif event.kind is Event.PAUSE and self._cut_s is not None:
             end_s = min(event.time_s + TAIL_KEEP_S, audio.duration_s)
             if self._boundary_s is not None:
-                # The segment up to the earlier pause, decoded with the speech since as context.
-                job = self._pool.submit(self._decode, audio.slice_s(self._context_start(), end_s),
-                                        self._context_start(), self._cut_s, self._boundary_s)
-                self._commit(job, self._cut_s, self._boundary_s)
-                self._boundary_s = None
+                # One decode up to this pause serves twice: the segment up to the earlier pause
+                # (with the speech since as right-hand context) and, from the same words, the
+                # guess at the rest; an answer ending here then waits for one decode, not two.
+                self._drop_provisional()
+                job = self._submit(audio, end_s)
+                boundary_s, self._boundary_s = self._boundary_s, None
+                self._commit(_Piece(job, before_s=boundary_s), self._cut_s, boundary_s)
+                self._provisional = (end_s, _Piece(job, from_s=boundary_s), True)
+            elif self._drop_provisional():  # at most one guess in flight
+                self._provisional = (end_s, _Piece(self._submit(audio, end_s)), False)
             if end_s - self._cut_s >= self.min_segment_s:
                 self._boundary_s = end_s
-            if self._drop_provisional():  # at most one guess in flight
-                self._provisional = (end_s, self._pool.submit(
-                    self._decode, audio.slice_s(self._context_start(), end_s), self._context_start(),
-                    self._cut_s, end_s))
 
-    def _context_start(self) -> float:
-        return max(0.0, self._cut_s - CONTEXT_S) if self._segments else self._cut_s
+    def _submit(self, audio: Clip, end_s: float) -> Future[list[Word]]:
+        """Decode the audio after the cut up to ``end_s``, with context before the cut."""
+        start = max(0.0, self._cut_s - CONTEXT_S) if self._segments else self._cut_s
+        return self._pool.submit(self._decode, audio.slice_s(start, end_s), start, self._cut_s, end_s)
 
     def _drop_provisional(self) -> bool:
         """Cancel the provisional decode; False if it is already running (it cannot be)."""
         if self._provisional is not None:
-            job = self._provisional[1]
-            if not job.cancel() and not job.done():
+            _, piece, shared = self._provisional
+            if not shared and not piece.job.cancel() and not piece.job.done():
                 return False
             self._provisional = None
         return True
 
-    def _commit(self, job: Future[list[Word]], start_s: float, end_s: float) -> None:
-        self._segments.append((start_s, end_s, job))
+    def _commit(self, piece: _Piece, start_s: float, end_s: float) -> None:
+        self._segments.append((start_s, end_s, piece))
         self._cut_s = end_s
 
     def _decode(self, audio: Clip, audio_start_s: float, start_s: float, end_s: float) -> list[Word]:
@@ -126,7 +154,16 @@ class StreamingTranscriber:
         words = self.transcriber.transcribe(audio, offset_s=audio_start_s).words
         # Cuts lie in pauses: a word belongs to the segment its middle falls in.
         words = [w for w in words if start_s - 0.05 <= (w.start_s + w.end_s) / 2 < end_s]
-        return drop_trailing_hallucination(words, end_s)
+        words = drop_trailing_hallucination(words, end_s)
+        if self.on_words is not None and words:
+            # Jobs run one at a time in order, so every committed segment before this one is done.
+            earlier = [piece.words() for _, _, piece in list(self._segments)
+                       if piece.job.done() and not piece.job.cancelled() and piece.job.exception() is None]
+            try:
+                self.on_words(_join([*earlier, words]))
+            except Exception:  # a head start, not a result: the answer is judged without it
+                log.exception("on_words failed")
+        return words
 
     def finish(self, recording: Recording) -> Transcript:
         """The whole answer's transcript, on the timeline of ``recording.speech_clip()``.
@@ -141,22 +178,15 @@ class StreamingTranscriber:
                     self._cut_s = max(0.0, recording.speech_start_s - LEAD_S)
                 end_s = min(recording.clip.duration_s, (recording.speech_end_s or 0.0) + TAIL_KEEP_S)
                 guess = self._provisional
-                if guess is not None and abs(guess[0] - end_s) < 1e-6 and not guess[1].cancelled():
+                if guess is not None and abs(guess[0] - end_s) < 1e-6 and not guess[1].job.cancelled():
                     self._commit(guess[1], self._cut_s, end_s)
                     self._provisional = None
                     self.provisional_used = True
                 else:
                     self._drop_provisional()
                     if end_s - self._cut_s >= 0.1:
-                        job = self._pool.submit(self._decode, recording.clip.slice_s(self._context_start(), end_s),
-                                                self._context_start(), self._cut_s, end_s)
-                        self._commit(job, self._cut_s, end_s)
-            words: list[Word] = []
-            for _, _, job in self._segments:
-                for w in job.result():
-                    # A word heard on both sides of a cut (its context) is kept once.
-                    if not words or w.start_s >= words[-1].end_s - 0.1:
-                        words.append(w)
+                        self._commit(_Piece(self._submit(recording.clip, end_s)), self._cut_s, end_s)
+            words = _join(piece.words() for _, _, piece in self._segments)
         finally:
             self.close()
         offset_s = max(0.0, recording.speech_start_s - LEAD_S) if recording.has_speech else 0.0
@@ -166,10 +196,20 @@ class StreamingTranscriber:
 
     def close(self) -> None:
         """Drop pending work (the answer was abandoned); safe to call more than once."""
-        if self._provisional is not None:
-            self._provisional[1].cancel()
-            self._provisional = None
+        if self._provisional is not None and not self._provisional[2]:
+            self._provisional[1].job.cancel()
+        self._provisional = None
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _join(pieces: Iterable[list[Word]]) -> list[Word]:
+    """The pieces' words in order; a word heard on both sides of a cut (its context) is kept once."""
+    words: list[Word] = []
+    for piece in pieces:
+        for w in piece:
+            if not words or w.start_s >= words[-1].end_s - 0.1:
+                words.append(w)
+    return words
 
 
 def drop_trailing_hallucination(words: list[Word], end_s: float) -> list[Word]:

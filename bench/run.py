@@ -215,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from audio.asr import shared_transcriber
     from audio.tts import Synthesizer
-    from kiosk.session import Engines
+    from kiosk.session import Engines, limit_malloc_arenas
     from scenarios.rubric import load_rubric
 
+    limit_malloc_arenas()  # as Engines.load does for the kiosk
     t0 = time.monotonic()
     transcriber = shared_transcriber()
     model_load_s = time.monotonic() - t0

@@ -89,10 +89,10 @@ class MemoEncoder:
     def __init__(self, encoder) -> None:
         self.encoder, self.name, self.memo = encoder, encoder.name, {}
 
-    def encode(self, texts):
+    def encode(self, texts, persist: bool = False):
         todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
         if todo:
-            self.memo.update(zip(todo, self.encoder.encode(todo)))
+            self.memo.update(zip(todo, self.encoder.encode(todo, persist=persist)))
         import numpy as np
 
         return np.array([self.memo[t] for t in texts], np.float32).reshape(len(texts), -1)

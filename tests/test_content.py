@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.content import Rubric, _encode_cached, score_content, segments, typed_transcript
+from analysis.content import Rubric, score_content, segments, typed_transcript
 from analysis.semantic import EmbeddingModelError, load_encoder, model_dir, verify
 from audio.asr import Transcript, Word
 from scenarios.library import load_library
@@ -224,26 +224,6 @@ def test_overlaps_and_margin_are_checked_when_the_rubric_loads():
     with pytest.raises(DataFileError) as err:
         parse_rubric(TomlSource(Path("r.toml"), {"item": [item], "margin": 2}, {}))
     assert "no item 'nope'" in str(err.value) and "margin" in str(err.value)
-
-
-@needs_model
-def test_example_vectors_are_encoded_once_and_then_read_from_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    calls = []
-
-    class Counting:
-        name = ENCODER.name
-
-        def encode(self, texts):
-            calls.append(len(texts))
-            return ENCODER.encode(texts)
-
-    texts = ("I'm so sorry.", "Let me check that for you.")
-    first = _encode_cached(Counting(), texts)
-    second = _encode_cached(Counting(), texts)
-    assert calls == [2] and (first == second).all() and list(tmp_path.rglob("rubric-vectors-*.npy"))
-    _encode_cached(Counting(), texts + ("Take your time.",))
-    assert calls == [2, 3]  # other texts, other file
 
 
 def test_interrupting_the_customer_is_a_penalty_with_the_early_words():

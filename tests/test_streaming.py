@@ -15,6 +15,7 @@ from audio.source import chunks_from_clip
 from audio.asr import Word
 from audio.streaming import StreamingTranscriber, drop_trailing_hallucination
 from audio.wer import normalize_words, word_error_rate
+from analysis.content import score_content
 from bench.mix import mixed_answer
 from conftest import espeak
 
@@ -40,8 +41,10 @@ def _aligned_starts(a, b):
 def test_streaming_is_as_accurate_as_batch_on_a_long_answer(transcriber, long_answer):
     # Paced like a live microphone, so the worker decodes (and promotes) while audio arrives.
     mix, clip = long_answer
-    stream = StreamingTranscriber(transcriber)
+    heard: list[str] = []
+    stream = StreamingTranscriber(transcriber, on_words=lambda words: heard.append(" ".join(w.text for w in words)))
     rec = record_answer(chunks_from_clip(clip, realtime=True), on_event=stream.on_event)
+    heard_while_speaking = list(heard)
     streamed = stream.finish(rec)
     batch = transcriber.transcribe(rec.speech_clip())
     assert len(stream.segments_s) >= 3, "a 31 s answer must be transcribed in several pieces"
@@ -57,6 +60,15 @@ def test_streaming_is_as_accurate_as_batch_on_a_long_answer(transcriber, long_an
     assert starts == sorted(starts) and starts[0] >= 0.0
     assert streamed.words[-1].end_s <= streamed.duration_s + 0.05
     assert streamed.duration_s == pytest.approx(rec.speech_clip().duration_s)
+    # ``on_words`` saw the answer grow while it was spoken: each call is the start of the answer
+    # (a provisional guess may differ in its last words), and the last call before the end
+    # holds most of it.
+    assert len(heard_while_speaking) >= 2
+    final = normalize_words(streamed.text)
+    for text in heard_while_speaking:
+        words = normalize_words(text)
+        assert word_error_rate(" ".join(final[:len(words)]), text) <= 0.1, text
+    assert len(normalize_words(heard_while_speaking[-1])) >= 0.6 * len(final)
 
 
 def test_segments_are_cut_in_pauses_and_cover_the_answer(transcriber, long_answer):
@@ -110,6 +122,10 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
     assert turn.analysis.content.score > 0
     # The customer's reaction was among the lines synthesized while the trainee spoke.
     assert (turn.reaction.line, turn.reaction.anger_after) in candidates
+    # Scoring the answer piece by piece while it was spoken (to have its sentence vectors
+    # ready) changes nothing: a fresh scoring of the same transcript gives the same result.
+    fresh = score_content(turn.analysis.transcript, engines.rubric, session.scenario.scoring_context())
+    assert fresh == turn.analysis.content
 
 
 def test_only_an_improbable_word_at_a_segment_end_is_dropped():

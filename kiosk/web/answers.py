@@ -143,21 +143,28 @@ def _until(chunks: Iterator[AudioChunk], stop: threading.Event) -> Iterator[Audi
 
 def recording_from_microphone(device: str | None, stop: threading.Event,
                               on_level: Callable[[float], None],
-                              config: EndpointConfig = EndpointConfig()) -> Recording:
+                              config: EndpointConfig = EndpointConfig(),
+                              on_event: Callable | None = None) -> Recording:
     """Record from this machine's microphone until the trainee stops talking, or ``stop`` is set
-    (the trainee tapped "done"). Raises audio.devices.DeviceError when there is no microphone."""
+    (the trainee tapped "done"). ``on_event`` sees the VAD events (a ``listen()`` stream's, so
+    the answer is transcribed while it is spoken). Raises audio.devices.DeviceError when there
+    is no microphone."""
     index = int(device) if device and device.isdigit() else (device or None)
     with Microphone(index) as mic:
-        return record_answer(_until(mic.chunks(), stop), config, on_level=on_level)
+        return record_answer(_until(mic.chunks(), stop), config, on_level=on_level, on_event=on_event)
 
 
-async def recording_from_request(request, settings, holder) -> Recording:
+def from_server_microphone(request) -> bool:
+    return request.query_params.get("source") == "server"
+
+
+async def recording_from_request(request, settings, holder, on_event: Callable | None = None) -> Recording:
     """The answer a request brings: its body (browser recording), or, with ``?source=server``,
-    this machine's microphone. ``holder`` (a visit or a round) receives the live level and can be
-    stopped early."""
+    this machine's microphone (``on_event`` then sees its VAD events). ``holder`` (a visit or a
+    round) receives the live level and can be stopped early."""
     from starlette.concurrency import run_in_threadpool
 
-    if request.query_params.get("source") == "server":
+    if from_server_microphone(request):
         if settings.record_mode != "server":
             raise UploadError(400, "This kiosk records in the browser, not with its own microphone.")
         holder.stop.clear()
@@ -168,7 +175,7 @@ async def recording_from_request(request, settings, holder) -> Recording:
         try:
             return await run_in_threadpool(
                 recording_from_microphone, settings.input_device, holder.stop, level,
-                EndpointConfig.for_room(settings.noisy_store, settings.push_to_talk))
+                EndpointConfig.for_room(settings.noisy_store, settings.push_to_talk), on_event)
         finally:
             holder.level_db = -100.0
     check_type(request.headers.get("content-type"))

@@ -20,7 +20,7 @@ from kiosk.report import render_session_html, session_dict
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, CustomerLine, SessionResult, TurnRecord,
                            measure_baseline)
 from kiosk.store import clean_name
-from kiosk.web.answers import recording_from_request
+from kiosk.web.answers import from_server_microphone, recording_from_request
 from kiosk.web.state import MODEL_VOICE, Kiosk, Visit
 from scenarios.model import Scenario
 
@@ -139,12 +139,21 @@ async def answer(request: Request, token: str) -> dict:
     kiosk.ready()
     if visit.practice is None or visit.practice.finished:
         raise HTTPException(409, "Choose a scenario first.")
-    recording = await recording_from_request(request, kiosk.settings, visit)
+    # The kiosk's own microphone is heard live, so the answer is transcribed while it is spoken;
+    # a browser's recording arrives whole and is transcribed on arrival.
+    stream = visit.practice.listen() if from_server_microphone(request) else None
+    try:
+        recording = await recording_from_request(request, kiosk.settings, visit,
+                                                 stream.on_event if stream is not None else None)
+    except BaseException:
+        if stream is not None:
+            stream.close()
+        raise
 
     def judge() -> TurnRecord:
         with visit.lock:
             record, visit.session_id = kiosk.judge(visit.practice, recording, visit.trainee, visit.keep_audio,
-                                                   visit.session_id)
+                                                   visit.session_id, stream=stream)
             visit.answers.append(recording.speech_clip())
             visit.lines.append(visit.practice.current_line)
             if visit.practice.finished:

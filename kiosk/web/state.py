@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from audio.capture import Recording
 from audio.clip import Clip, save_wav
+from audio.streaming import StreamingTranscriber
 from audio.tts import Voice
 from kiosk.errors import StoreUnavailable
 from kiosk.session import CustomerLine, Engines, PracticeSession, TurnRecord
@@ -195,15 +196,17 @@ class Kiosk:
         return str(save_wav(clip, path))
 
     def judge(self, practice: PracticeSession, recording: Recording, trainee: Trainee, keep_audio: bool,
-              session_id: int | None, round_id: int | None = None) -> tuple[TurnRecord, int]:
+              session_id: int | None, round_id: int | None = None,
+              stream: StreamingTranscriber | None = None) -> tuple[TurnRecord, int]:
         """Judge one answer and store the turn at once (with the recording only if opted in).
 
         The stored session is created with its first judged answer (``session_id`` None), in the
         same transaction, so a trainee who picks a scenario and walks away, or a write that fails,
-        leaves no empty session in the history.
+        leaves no empty session in the history. ``stream`` is the ``practice.listen()`` that
+        heard the recording live, if any.
         """
         before = (practice.state, practice.current_line, len(practice.turns))
-        record = practice.answer(recording)
+        record = practice.answer(recording, stream=stream)
         path = self._kept(trainee.id, record, recording.speech_clip()) if keep_audio else None
         try:
             if session_id is None:

