@@ -50,11 +50,20 @@ class RubricItem:
     example is not a match (this is how "sorry you feel that way" stays out of apology)."""
     threshold: float = 0.0
     """Cosine similarity an answer sentence needs to an example (0: patterns only)."""
+    overlaps: tuple[str, ...] = ()
+    """Items one sentence may earn together with this one (docs/labelling.md: "I'll ring you on
+    Friday" is a commitment and a follow-up). Their examples do not compete with this item's in
+    the nearest-neighbour decision; every other item's do."""
 
 
 @dataclass(frozen=True)
 class Rubric:
     items: tuple[RubricItem, ...]
+    margin: float = 0.05
+    """How far below a sentence's nearest example (over every item's examples) an item's own
+    nearest example may fall and still earn it. Small: a sentence earns the items its nearest
+    neighbours belong to, not every item it is loosely near; not zero, because one sentence can
+    be a remedy, a commitment and a follow-up at once (docs/labelling.md)."""
 
     def get(self, item_id: str) -> RubricItem:
         for item in self.items:
@@ -219,14 +228,24 @@ def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None =
 
 _CLAUSE_END = re.compile(r"[.?!;:]$")
 _CLAUSE_BREAK = re.compile(r",$")
+_CLAUSE_START = frozenset({"but", "though", "although"})
+"""Words that open a new idea inside a sentence ("I can't refund it but I can swap it")."""
+
+
+WHOLE_SENTENCE_WORDS = 8
+"""A sentence up to this long is compared whole as well as clause by clause; a longer one that
+splits into clauses only by its clauses (it is near no one-idea example as a whole, and encoding
+it twice would double the cost per answer)."""
 
 
 def segments(transcript: Transcript) -> tuple[tuple[int, int], ...]:
-    """(first, last) word indices of the sentences, and of the comma clauses of long ones.
+    """(first, last) word indices of the units compared with the examples: sentences, and the
+    clauses of sentences that string several ideas together.
 
-    Whisper punctuates its transcripts; a typed answer usually is too. One idea per sentence is
-    what the examples hold, so sentences are what the embedding compares; a long sentence that
-    strings several ideas together with commas is also compared clause by clause.
+    Whisper punctuates its transcripts; a typed answer usually is too. The examples hold one idea
+    each, and a sentence like "I'm so sorry, that must have been awful, I'll ring you tomorrow"
+    sits between them and near none, so its clauses (split at commas and before "but") are what
+    is compared.
     """
     words = transcript.words
     sentences, start = [], 0
@@ -234,47 +253,90 @@ def segments(transcript: Transcript) -> tuple[tuple[int, int], ...]:
         if _CLAUSE_END.search(w.text) or i == len(words) - 1:
             sentences.append((start, i))
             start = i + 1
-    out = list(sentences)
+    out = []
     for first, last in sentences:
-        if last - first < 12:
-            continue
-        c_start = first
+        clauses, c_start = [], first
         for i in range(first, last + 1):
-            if _CLAUSE_BREAK.search(words[i].text) or i == last:
-                if (c_start, i) != (first, last) and i - c_start >= 2:
-                    out.append((c_start, i))
+            opens = i + 1 <= last and words[i + 1].text.lower().strip(",.") in _CLAUSE_START
+            if _CLAUSE_BREAK.search(words[i].text) or opens or i == last:
+                if i - c_start >= 1:  # a one-word clause ("Okay,") says nothing on its own
+                    clauses.append((c_start, i))
                 c_start = i + 1
+        if len(clauses) < 2 or last - first + 1 <= WHOLE_SENTENCE_WORDS:
+            out.append((first, last))
+        if len(clauses) >= 2:
+            out.extend(clauses)
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class _ExampleBank:
+    """Every semantic item's examples and counter-examples as one matrix, so a sentence is
+    compared with all of them in one product and its nearest neighbours can be read off."""
+
+    vectors: np.ndarray
+    """Unit rows: all examples, then all counter-examples."""
+    texts: tuple[str, ...]
+    rows: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    """Per item: its example rows, its counter-example rows, and the mask of rival rows (the
+    examples of every item it does not overlap with, itself included)."""
+
+
 @functools.lru_cache(maxsize=4)
-def _example_vectors(encoder: Encoder, rubric: Rubric) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each semantic item's (examples, counter-examples) vectors, computed once per rubric."""
-    out = {}
+def _example_bank(encoder: Encoder, rubric: Rubric) -> _ExampleBank:
+    """The semantic items' example vectors, computed once per rubric. Hundreds of examples take
+    tens of seconds to encode on the kiosk's CPU, so the encoder also keeps them on disk."""
+    semantic = [i for i in rubric.items if i.threshold > 0 and i.examples]
+    texts = [t for i in semantic for t in i.examples] + [t for i in semantic for t in i.counter_examples]
+    item_of = [i.id for i in semantic for _ in i.examples] + [i.id for i in semantic for _ in i.counter_examples]
+    counter = np.arange(len(texts)) >= sum(len(i.examples) for i in semantic)
+    partners = {i.id: set(i.overlaps) for i in rubric.items}
     for item in rubric.items:
-        if item.threshold > 0 and item.examples:
-            out[item.id] = (encoder.encode(item.examples, persist=True),
-                            encoder.encode(item.counter_examples, persist=True))
+        for other in item.overlaps:
+            partners.setdefault(other, set()).add(item.id)
+    ids = np.array(item_of)
+    rows = {}
+    for item in semantic:
+        mine = ids == item.id
+        rivals = ~counter & ~np.isin(ids, sorted(partners.get(item.id, ())))
+        rows[item.id] = (np.flatnonzero(mine & ~counter), np.flatnonzero(mine & counter), rivals)
+    vectors = encoder.encode(texts, persist=True) if texts else np.zeros((0, 384), np.float32)
+    return _ExampleBank(vectors, tuple(texts), rows)
+
+
+def _nearest(bank: _ExampleBank, unit_vectors: np.ndarray, rubric: Rubric) -> dict[str, list[tuple[int, int, float]]]:
+    """(unit, example row, similarity) per item for the sentences that earn it.
+
+    A sentence earns item X when X's nearest example is at least X's threshold, is within the
+    rubric's margin of the sentence's nearest example of any rival item (so its nearest
+    neighbours belong to X, not to a neighbouring item it merely resembles; items X overlaps
+    with are not rivals), and is closer than every counter-example of X (this is how "sorry you
+    feel that way" stays out of apology)."""
+    sims = unit_vectors @ bank.vectors.T
+    units = np.arange(sims.shape[0])
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    for item_id, (pos_rows, neg_rows, rivals) in bank.rows.items():
+        best = pos_rows[sims[:, pos_rows].argmax(axis=1)]
+        sim = sims[units, best]
+        earned = (sim >= rubric.get(item_id).threshold) & (sim >= sims[:, rivals].max(axis=1) - rubric.margin)
+        if len(neg_rows):
+            earned &= sim > sims[:, neg_rows].max(axis=1)
+        if earned.any():
+            out[item_id] = [(int(u), int(best[u]), float(sim[u])) for u in np.flatnonzero(earned)]
     return out
 
 
 def _semantic(item: RubricItem, transcript: Transcript, tokens: _Tokens, units: tuple[tuple[int, int], ...],
-              unit_vectors: np.ndarray, vectors: tuple[np.ndarray, np.ndarray]) -> tuple[Evidence, ...]:
-    """Sentences closer than the item's threshold to an example and closer to it than to any
-    counter-example; a sentence holding an ``unless`` match (negation, sarcasm) is skipped."""
-    examples, counters = vectors
-    pos = unit_vectors @ examples.T
-    neg = unit_vectors @ counters.T if len(counters) else np.zeros((len(units), 1))
+              hits: list[tuple[int, int, float]], bank: _ExampleBank) -> tuple[Evidence, ...]:
+    """Evidence for the sentences that earned the item; one holding an ``unless`` match
+    (negation, sarcasm) is skipped."""
     cancelled_words = {tokens.word_of[i] for c in _cancelled(item, tokens) for i in range(c[0], c[1] + 1)}
     found = []
-    for u, (first, last) in enumerate(units):
-        best = int(pos[u].argmax())
-        if pos[u, best] < item.threshold or pos[u, best] <= neg[u].max():
-            continue
+    for u, row, sim in hits:
+        first, last = units[u]
         if cancelled_words & set(range(first, last + 1)):
             continue
-        found.append(_quote(transcript, first, last,
-                            f"example ({pos[u, best]:.2f}): {item.examples[best]}"))
+        found.append(_quote(transcript, first, last, f"example ({sim:.2f}): {bank.texts[row]}"))
     return tuple(found)
 
 
@@ -308,10 +370,11 @@ class _Scorer:
 
     def __init__(self, transcript: Transcript, rubric: Rubric, encoder: Encoder | None) -> None:
         self.transcript, self.tokens = transcript, _tokenize(transcript)
-        self.vectors = _example_vectors(encoder, rubric) if encoder is not None else {}
-        self.units = segments(transcript) if self.vectors and self.tokens.text else ()
-        self.unit_vectors = (encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1])
-                                             for a, b in self.units]) if self.units else None)
+        self.bank = _example_bank(encoder, rubric) if encoder is not None else None
+        self.units = segments(transcript) if self.bank is not None and self.tokens.text else ()
+        self.hits = (_nearest(self.bank, encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1])
+                                                          for a, b in self.units]), rubric)
+                     if self.units and len(self.bank.texts) else {})
 
     def evidence(self, item: RubricItem, context: ScoringContext) -> tuple[Evidence, ...]:
         if item.id == "interrupt":
@@ -319,10 +382,9 @@ class _Scorer:
         if item.id == "reason_at_length":
             return _long_answer(self.transcript, self.tokens)
         found = list(find_item(item, self.transcript, self.tokens))
-        if item.id in self.vectors and self.units:
+        if item.id in self.hits:
             spans = [(e.start_s, e.end_s, e.quote) for e in found]
-            for e in _semantic(item, self.transcript, self.tokens, self.units, self.unit_vectors,
-                               self.vectors[item.id]):
+            for e in _semantic(item, self.transcript, self.tokens, self.units, self.hits[item.id], self.bank):
                 if not any(e.quote == q or (q in e.quote and e.start_s <= s and t <= e.end_s)
                            for s, t, q in spans):
                     found.append(e)

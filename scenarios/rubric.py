@@ -59,7 +59,7 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
     if not isinstance(raw.get("penalty", False), bool):
         problems.append(src.problem(f"{key}.penalty", "must be true or false"))
     lists = {name: _str_list(src, f"{key}.{name}", raw.get(name), problems)
-             for name in ("patterns", "unless", "examples", "counter_examples")}
+             for name in ("patterns", "unless", "examples", "counter_examples", "overlaps")}
     for name in ("examples", "counter_examples"):
         if not lists[name]:
             problems.append(src.problem(f"{key}.{name}", "every item needs at least one (trainers read them)"))
@@ -70,7 +70,7 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
             except re.error as exc:
                 problems.append(src.problem(f"{key}.{name}", f"bad pattern {pattern!r}: {exc}"))
     unknown = set(raw) - {"id", "description", "source", "weight", "penalty", "applies", "tip", "threshold",
-                          "patterns", "unless", "examples", "counter_examples"}
+                          "patterns", "unless", "examples", "counter_examples", "overlaps"}
     for name in sorted(unknown):
         problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
     if len(problems) > before:
@@ -95,12 +95,19 @@ def parse_rubric(src: TomlSource) -> Rubric:
             problems.append(src.problem(f"item.{n}.id", f"duplicate id {item.id!r} (first at item {seen[item.id]})"))
         seen[item.id] = n
         items.append(item)
+    margin = src.data.get("margin", Rubric.margin)
+    if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < 1:
+        problems.append(src.problem("margin", "must be a similarity difference from 0 to below 1"))
+    for item in items:
+        for other in item.overlaps:
+            if other not in seen:
+                problems.append(src.problem(f"item.{seen[item.id]}.overlaps", f"no item {other!r} to overlap with"))
     missing = REQUIRED_IDS - set(seen)
     if missing and not problems:
         problems.append(src.problem("item", f"missing required items: {', '.join(sorted(missing))}"))
     if problems:
         raise DataFileError(problems)
-    return Rubric(tuple(items))
+    return Rubric(tuple(items), float(margin))
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:

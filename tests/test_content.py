@@ -6,16 +6,18 @@ model runs) and patterns plus the real all-MiniLM-L6-v2 model from its PyPI pack
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from analysis.content import score_content, segments, typed_transcript
+from analysis.content import Rubric, score_content, segments, typed_transcript
 from analysis.semantic import EmbeddingModelError, load_encoder, model_dir, verify
 from audio.asr import Transcript, Word
 from scenarios.library import load_library
@@ -167,11 +169,61 @@ def test_the_same_answer_always_gets_the_same_score(which):
     assert first == second and first.score > 0
 
 
-def test_sentences_and_long_clauses_are_the_units_compared():
-    t = typed_transcript("I'm sorry. So you came in on Monday, waited an hour, nobody helped, and you left.")
+def test_sentences_and_their_clauses_are_the_units_compared():
+    t = typed_transcript("I'm sorry. So you came in on Monday, waited an hour, nobody helped, and you left. "
+                         "Right, that's awful, I'm so sorry. I can't refund it but I can swap it.")
     quotes = [" ".join(w.text for w in t.words[a:b + 1]) for a, b in segments(t)]
-    assert quotes[:2] == ["I'm sorry.", "So you came in on Monday, waited an hour, nobody helped, and you left."]
-    assert "waited an hour," in quotes
+    # A long sentence of several ideas is compared clause by clause, not also as a whole.
+    assert quotes[:5] == ["I'm sorry.", "So you came in on Monday,", "waited an hour,", "nobody helped,", "and you left."]
+    # A short one is compared whole and by its clauses; a one-word clause ("Right,") says nothing alone.
+    assert "Right, that's awful, I'm so sorry." in quotes and "that's awful," in quotes and "Right," not in quotes
+    assert quotes[-2:] == ["I can't refund it", "but I can swap it."]
+
+
+def _semantic_only():
+    """The rubric with the semantic items' patterns removed: what the examples alone decide."""
+    return Rubric(tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i for i in RUBRIC.items),
+                  RUBRIC.margin)
+
+
+def _semantic_hits(text: str) -> dict[str, str]:
+    result = score_content(typed_transcript(text), _semantic_only(), LIBRARY.get("late-delivery").scoring_context(),
+                           encoder=ENCODER)
+    return {f.id: f.evidence[0].matched for f in (*result.items, *result.penalties) if f.hit}
+
+
+@needs_model
+def test_a_sentence_earns_only_the_items_its_nearest_examples_belong_to():
+    # A plain offer of a replacement is near the positive_language example about a replacement
+    # too, but nearer to the offers: it earns options only.
+    hits = _semantic_hits("We can get a replacement out to you, no problem.")
+    assert "options" in hits and "positive_language" not in hits, hits
+    # A conditional "sorry if you feel upset" is nearest the non-apologies, not the apologies.
+    hits = _semantic_hits("I'm sorry if you feel upset about it.")
+    assert "sorry_you_feel" in hits and "apology" not in hits, hits
+
+
+@needs_model
+def test_overlapping_items_do_not_compete_for_a_sentence():
+    # docs/labelling.md: fetching the supervisor is a commitment as well as involving a manager.
+    # With no margin at all, only the nearest item's examples earn, unless the items overlap.
+    text, context = "Let me grab my supervisor for you.", LIBRARY.get("late-delivery").scoring_context()
+    strict = Rubric(_semantic_only().items, margin=0.0)
+    result = score_content(typed_transcript(text), strict, context, encoder=ENCODER)
+    hits = {f.id: f.evidence[0].matched for f in result.items if f.hit}
+    assert {"supervisor", "keepable_promise"} <= set(hits), hits
+    assert all(m.startswith("example (") for m in hits.values())
+    rivals = Rubric(tuple(dataclasses.replace(i, overlaps=()) for i in strict.items), margin=0.0)
+    result = score_content(typed_transcript(text), rivals, context, encoder=ENCODER)
+    assert len({f.id for f in result.items if f.hit} & {"supervisor", "keepable_promise"}) == 1
+
+
+def test_overlaps_and_margin_are_checked_when_the_rubric_loads():
+    item = {"id": "x", "description": "d", "tip": "t", "source": "003", "examples": ["a"],
+            "counter_examples": ["b"], "overlaps": ["nope"]}
+    with pytest.raises(DataFileError) as err:
+        parse_rubric(TomlSource(Path("r.toml"), {"item": [item], "margin": 2}, {}))
+    assert "no item 'nope'" in str(err.value) and "margin" in str(err.value)
 
 
 def test_interrupting_the_customer_is_a_penalty_with_the_early_words():
@@ -267,3 +319,23 @@ def test_spoken_answers_score_within_10_points_of_their_text(transcriber, tmp_pa
     for f in (*spoken.items, *spoken.penalties):
         for e in f.evidence:
             assert 0 <= e.start_s <= e.end_s <= heard.duration_s + 0.5
+
+
+def test_rubric_eval_scores_a_set_from_anywhere_and_refuses_a_bad_one_in_one_line(tmp_path):
+    rows = [{"id": "x1", "scenario": "late-delivery", "text": "I'm so sorry. Let me check the system now.",
+             "labels": ["apology", "keepable_promise"]},
+            {"id": "x2", "scenario": "faulty-kettle", "text": "You should have read the instructions.",
+             "labels": ["blame_customer"]}]
+    good = tmp_path / "set.jsonl"
+    good.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    script = [sys.executable, str(ROOT / "scripts" / "rubric_eval.py"), "--no-semantic", "--file"]
+    done = subprocess.run([*script, str(good)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["answers"] == 2 and summary["micro_f1"] == 1.0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "y", "scenario": "no-such-scenario", "text": "hi", "labels": []}\n', encoding="utf-8")
+    for path in (bad, tmp_path / "missing.jsonl"):
+        done = subprocess.run([*script, str(path)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr and str(path) in done.stderr
