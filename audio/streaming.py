@@ -55,6 +55,12 @@ HALLUCINATION_TAIL_S = 1.5
 probability of 0.00-0.02 (real words at cuts: 0.3 and up). Such a word in the segment's last
 1.5 s, and whatever follows it, is dropped."""
 
+CUT_SLACK_S = 0.15
+"""A segment also takes words whose middle lies this far before its cut. Two decodes time the
+same word differently by up to ~0.1 s, so a short word at a cut ("she") could fall after the
+cut in the decode before it and before the cut in the decode after it, and be lost; a word
+taken twice is dropped again by ``join``."""
+
 CONTEXT_S = 2.0
 """Audio before the cut decoded again with each segment, its words discarded: the first words
 after a cut are heard with their neighbours, as in batch. Cheap, since every decode pays for a
@@ -151,16 +157,14 @@ class StreamingTranscriber:
     def _decode(self, audio: Clip, audio_start_s: float, start_s: float, end_s: float) -> list[Word]:
         """The words of [start_s, end_s) (capture time), from a decode of ``audio`` (which may
         reach either side of it, as context)."""
-        words = self.transcriber.transcribe(audio, offset_s=audio_start_s).words
-        # Cuts lie in pauses: a word belongs to the segment its middle falls in.
-        words = [w for w in words if start_s - 0.05 <= (w.start_s + w.end_s) / 2 < end_s]
-        words = drop_trailing_hallucination(words, end_s)
+        words = drop_trailing_hallucination(
+            within(self.transcriber.transcribe(audio, offset_s=audio_start_s).words, start_s, end_s), end_s)
         if self.on_words is not None and words:
             # Jobs run one at a time in order, so every committed segment before this one is done.
             earlier = [piece.words() for _, _, piece in list(self._segments)
                        if piece.job.done() and not piece.job.cancelled() and piece.job.exception() is None]
             try:
-                self.on_words(_join([*earlier, words]))
+                self.on_words(join([*earlier, words]))
             except Exception:  # a head start, not a result: the answer is judged without it
                 log.exception("on_words failed")
         return words
@@ -186,7 +190,7 @@ class StreamingTranscriber:
                     self._drop_provisional()
                     if end_s - self._cut_s >= 0.1:
                         self._commit(_Piece(self._submit(recording.clip, end_s)), self._cut_s, end_s)
-            words = _join(piece.words() for _, _, piece in self._segments)
+            words = join(piece.words() for _, _, piece in self._segments)
         finally:
             self.close()
         offset_s = max(0.0, recording.speech_start_s - LEAD_S) if recording.has_speech else 0.0
@@ -202,14 +206,27 @@ class StreamingTranscriber:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _join(pieces: Iterable[list[Word]]) -> list[Word]:
-    """The pieces' words in order; a word heard on both sides of a cut (its context) is kept once."""
+def within(words: list[Word], start_s: float, end_s: float) -> list[Word]:
+    """The words of a decode that belong to the segment [start_s, end_s): cuts lie in pauses, so
+    a word belongs where its middle falls, with CUT_SLACK_S of slack before the start."""
+    return [w for w in words if start_s - CUT_SLACK_S <= (w.start_s + w.end_s) / 2 < end_s]
+
+
+def join(pieces: Iterable[list[Word]]) -> list[Word]:
+    """The pieces' words in order; a word heard on both sides of a cut (its context) is kept
+    once: it overlaps the word before it, or it is that word again, starting within 0.3 s."""
     words: list[Word] = []
     for piece in pieces:
         for w in piece:
-            if not words or w.start_s >= words[-1].end_s - 0.1:
-                words.append(w)
+            if words and (w.start_s < words[-1].end_s - 0.1 or _same_word(w, words[-1])):
+                continue
+            words.append(w)
     return words
+
+
+def _same_word(a: Word, b: Word) -> bool:
+    return (abs(a.start_s - b.start_s) < 0.3
+            and a.text.strip(".,!?").lower() == b.text.strip(".,!?").lower())
 
 
 def drop_trailing_hallucination(words: list[Word], end_s: float) -> list[Word]:

@@ -13,7 +13,7 @@ from audio.clip import Clip, load
 from audio.devices import Microphone
 from audio.source import chunks_from_clip
 from audio.asr import Word
-from audio.streaming import StreamingTranscriber, drop_trailing_hallucination
+from audio.streaming import StreamingTranscriber, drop_trailing_hallucination, join, within
 from audio.wer import normalize_words, word_error_rate
 from analysis.content import score_content
 from bench.mix import mixed_answer
@@ -135,3 +135,17 @@ def test_only_an_improbable_word_at_a_segment_end_is_dropped():
     assert [w.text for w in drop_trailing_hallucination(words, 27.9)] == ["busy", "sleeping."]
     # The same improbable word early in a segment is Whisper's business, not a cut's artefact.
     assert drop_trailing_hallucination(words, 40.0) == words
+
+
+def test_a_short_word_at_a_cut_is_kept_once_whichever_decode_times_it():
+    # tiny.en on the 60 s mix, cut at 20.872 s: the decode before the cut put "she" just after it,
+    # the decode after it (which starts 2 s earlier, as context) just before it. It used to be
+    # lost, which alone put streaming 1 point behind batch.
+    cut = 20.872
+    before = [Word("said", 20.30, 20.62, 0.9), Word("she", 20.86, 20.98, 0.8)]
+    after = [Word("said", 20.28, 20.60, 0.9), Word("she", 20.70, 20.84, 0.8), Word("softly.", 20.90, 21.40, 0.9)]
+    first, second = within(before, 18.0, cut), within(after, cut, 24.0)
+    assert [w.text for w in join([first, second])] == ["said", "she", "softly."]
+    # ...and when both decodes put it on their own side of the cut, it is still said once.
+    both = within([Word("said", 20.30, 20.62, 0.9), Word("she", 20.70, 20.80, 0.8)], 18.0, cut)
+    assert [w.text for w in join([both, second])] == ["said", "she", "softly."]
