@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audio.asr import matches_pin
+from audio.asr import cache_root, matches_pin
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,7 @@ still talking is not encoded again when the whole answer is scored."""
 
 def default_cache_dir() -> Path:
     """Where the rubric examples' vectors are kept between runs (never answer sentences)."""
-    base = os.environ.get("KIOSK_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk"
-    return Path(base) / "embeddings"
+    return cache_root() / "embeddings"
 
 
 class EmbeddingModelError(Exception):

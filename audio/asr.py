@@ -100,6 +100,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def cache_root() -> Path:
+    """The kiosk's cache folder (TTS lines, rubric vectors): KIOSK_CACHE_DIR, else
+    $XDG_CACHE_HOME/kiosk. Only derived data lives there; deleting it costs time, nothing else."""
+    return Path(os.environ.get("KIOSK_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk")
+
+
 def _verified_stamp(path: Path) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk" / "verified"
     st = path.stat()

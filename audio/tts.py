@@ -18,6 +18,7 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from audio.asr import cache_root
 from audio.clip import TARGET_RATE_HZ, Clip, load, save_wav
 
 MAX_ANGER = 4
@@ -60,9 +61,7 @@ def engine_version() -> str:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("KIOSK_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk"
-    return Path(base) / "tts"
+    return cache_root() / "tts"
 
 
 class Synthesizer:
