@@ -9,6 +9,7 @@ point earned or lost carries the quote that earned or lost it.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -19,9 +20,14 @@ import numpy as np
 from audio.asr import Transcript, Word
 
 if TYPE_CHECKING:
+    from analysis.learned import ItemModels
     from analysis.semantic import Encoder
 
+log = logging.getLogger(__name__)
+
 APPLIES = ("always", "safety", "non_safety")
+MECHANICAL = frozenset({"interrupt", "reason_at_length"})
+"""Items decided by timing or length, not by the words (no patterns, examples or models)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class Rubric:
     nearest example may fall and still earn it. Small: a sentence earns the items its nearest
     neighbours belong to, not every item it is loosely near; not zero, because one sentence can
     be a remedy, a commitment and a follow-up at once (docs/labelling.md)."""
+    learned: ItemModels | None = field(default=None, repr=False, compare=False)
+    """Per-item models trained on the labelled answers for exactly this rubric (analysis.learned).
+    When present and the encoder is installed, a sentence the model is confident about earns its
+    item even where no pattern or example matched; penalties have no model (a wrong deduction
+    costs more trust than a missed point). None: patterns and the nearest-neighbour matcher only."""
 
     def get(self, item_id: str) -> RubricItem:
         for item in self.items:
@@ -210,11 +221,10 @@ def _cancelled(item: RubricItem, tokens: _Tokens) -> list[tuple[int, int]]:
     return [span for pat in item.unless for span in _matches(pat, tokens)]
 
 
-def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None = None) -> tuple[Evidence, ...]:
-    """Evidence of ``item`` in the transcript: pattern matches not cancelled by an ``unless``."""
-    tokens = tokens or _tokenize(transcript)
+def _pattern_spans(item: RubricItem, tokens: _Tokens) -> list[tuple[str, tuple[int, int]]]:
+    """(pattern, token span) of each match of the item's patterns not cancelled by an ``unless``."""
     if not tokens.text:
-        return ()
+        return []
     cancelled = _cancelled(item, tokens)
     found, seen = [], set()
     for pat in item.patterns:
@@ -222,7 +232,14 @@ def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None =
             if any(span[0] <= c[1] and c[0] <= span[1] for c in cancelled) or span in seen:
                 continue
             seen.add(span)
-            found.append(_evidence(transcript, tokens, span, f"pattern: {pat}"))
+            found.append((pat, span))
+    return found
+
+
+def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None = None) -> tuple[Evidence, ...]:
+    """Evidence of ``item`` in the transcript: pattern matches not cancelled by an ``unless``."""
+    tokens = tokens or _tokenize(transcript)
+    found = [_evidence(transcript, tokens, span, f"pattern: {pat}") for pat, span in _pattern_spans(item, tokens)]
     return tuple(sorted(found, key=lambda e: e.start_s))
 
 
@@ -365,16 +382,75 @@ def _long_answer(transcript: Transcript, tokens: _Tokens) -> tuple[Evidence, ...
                    f"{n} words (more than {LONG_ANSWER_WORDS}) to a customer who is past reasoning"),)
 
 
+@functools.lru_cache(maxsize=1)
+def _warn_layout() -> None:
+    log.warning("the learned rubric weights expect other features than this scorer computes; "
+                "scoring with the nearest-neighbour matcher (retrain: python scripts/train_rubric.py)")
+
+
 class _Scorer:
     """The answer prepared once (tokens, sentences and their vectors) for all items."""
 
     def __init__(self, transcript: Transcript, rubric: Rubric, encoder: Encoder | None) -> None:
-        self.transcript, self.tokens = transcript, _tokenize(transcript)
+        self.transcript, self.tokens, self.rubric = transcript, _tokenize(transcript), rubric
         self.bank = _example_bank(encoder, rubric) if encoder is not None else None
         self.units = segments(transcript) if self.bank is not None and self.tokens.text else ()
-        self.hits = (_nearest(self.bank, encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1])
-                                                          for a, b in self.units]), rubric)
-                     if self.units and len(self.bank.texts) else {})
+        self.vectors = (encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in self.units])
+                        if self.units else np.zeros((0, 384), np.float32))
+        self.sims = self.vectors @ self.bank.vectors.T if self.units else np.zeros((0, 0), np.float32)
+        self.hits = _nearest(self.bank, self.vectors, rubric) if self.units and len(self.bank.texts) else {}
+        self.probabilities: dict[str, np.ndarray] = {}
+        if rubric.learned is not None and self.units:
+            features, names = self.features()
+            if names == rubric.learned.features:
+                self.probabilities = rubric.learned.probabilities(features)
+            else:
+                _warn_layout()
+
+    def features(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        """One row per unit, and the columns' names: the unit's vector, its nearest similarity to
+        each semantic item's examples and counter-examples, and whether each item's patterns
+        match inside it. analysis.learned's models are trained and applied on exactly these."""
+        names = [f"vector.{i}" for i in range(self.vectors.shape[1])]
+        columns = [self.vectors.astype(np.float64)]
+        for item_id, (pos_rows, neg_rows, _) in self.bank.rows.items():
+            names += [f"sim:{item_id}", f"counter:{item_id}"]
+            columns.append(self.sims[:, pos_rows].max(axis=1, keepdims=True))
+            columns.append(self.sims[:, neg_rows].max(axis=1, keepdims=True) if len(neg_rows)
+                           else np.zeros((len(self.units), 1)))
+        for item in self.rubric.items:
+            if item.id in MECHANICAL:
+                continue
+            names.append(f"pattern:{item.id}")
+            words = [(self.tokens.word_of[a], self.tokens.word_of[b]) for _, (a, b) in _pattern_spans(item, self.tokens)]
+            columns.append(np.array([[float(any(first <= a and b <= last for a, b in words))]
+                                     for first, last in self.units]).reshape(-1, 1))
+        return np.hstack(columns), tuple(names)
+
+    def _learned(self, item: RubricItem) -> list[Evidence]:
+        """Evidence the item's model adds: units at or above its threshold where neither a pattern
+        nor the nearest-neighbour decision found the item (nor in a unit overlapping one that
+        did), most probable first, one per stretch of words, each with its nearest example. A
+        unit holding one of the item's ``unless`` phrases (negation, a shrug) is skipped, as in
+        the other two matchers."""
+        p = self.probabilities[item.id]
+        threshold = self.rubric.learned.threshold_of(item.id)
+        taken = [self.units[u] for u, _, _ in self.hits.get(item.id, ())]
+        taken += [(self.tokens.word_of[a], self.tokens.word_of[b]) for _, (a, b) in _pattern_spans(item, self.tokens)]
+        taken += [(self.tokens.word_of[a], self.tokens.word_of[b]) for a, b in _cancelled(item, self.tokens)]
+        found = []
+        for u in sorted(np.flatnonzero(p >= threshold), key=lambda u: (-p[u], u)):
+            first, last = self.units[u]
+            if any(first <= b and a <= last for a, b in taken):
+                continue
+            taken.append((first, last))
+            reason = f"model {p[u]:.2f}"
+            if item.id in self.bank.rows and len(self.bank.rows[item.id][0]):
+                rows = self.bank.rows[item.id][0]
+                row = rows[self.sims[u, rows].argmax()]
+                reason += f", nearest example ({self.sims[u, row]:.2f}): {self.bank.texts[row]}"
+            found.append(_quote(self.transcript, first, last, reason))
+        return found
 
     def evidence(self, item: RubricItem, context: ScoringContext) -> tuple[Evidence, ...]:
         if item.id == "interrupt":
@@ -388,6 +464,8 @@ class _Scorer:
                 if not any(e.quote == q or (q in e.quote and e.start_s <= s and t <= e.end_s)
                            for s, t, q in spans):
                     found.append(e)
+        if item.id in self.probabilities:
+            found += self._learned(item)
         return tuple(sorted(found, key=lambda e: (e.start_s, e.quote)))
 
 

