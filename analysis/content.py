@@ -321,15 +321,14 @@ def _example_bank(encoder: Encoder, rubric: Rubric) -> _ExampleBank:
     return _ExampleBank(vectors, tuple(texts), rows)
 
 
-def _nearest(bank: _ExampleBank, unit_vectors: np.ndarray, rubric: Rubric) -> dict[str, list[tuple[int, int, float]]]:
+def _nearest(bank: _ExampleBank, sims: np.ndarray, rubric: Rubric) -> dict[str, list[tuple[int, int, float]]]:
     """(unit, example row, similarity) per item for the sentences that earn it.
 
     A sentence earns item X when X's nearest example is at least X's threshold, is within the
     rubric's margin of the sentence's nearest example of any rival item (so its nearest
     neighbours belong to X, not to a neighbouring item it merely resembles; items X overlaps
     with are not rivals), and is closer than every counter-example of X (this is how "sorry you
-    feel that way" stays out of apology)."""
-    sims = unit_vectors @ bank.vectors.T
+    feel that way" stays out of apology). ``sims``: each unit's similarity to every bank row."""
     units = np.arange(sims.shape[0])
     out: dict[str, list[tuple[int, int, float]]] = {}
     for item_id, (pos_rows, neg_rows, rivals) in bank.rows.items():
@@ -398,7 +397,7 @@ class _Scorer:
         self.vectors = (encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in self.units])
                         if self.units else np.zeros((0, 384), np.float32))
         self.sims = self.vectors @ self.bank.vectors.T if self.units else np.zeros((0, 0), np.float32)
-        self.hits = _nearest(self.bank, self.vectors, rubric) if self.units and len(self.bank.texts) else {}
+        self.hits = _nearest(self.bank, self.sims, rubric) if self.units and len(self.bank.texts) else {}
         self.probabilities: dict[str, np.ndarray] = {}
         if rubric.learned is not None and self.units:
             features, names = self.features()
