@@ -236,13 +236,6 @@ def _pattern_spans(item: RubricItem, tokens: _Tokens) -> list[tuple[str, tuple[i
     return found
 
 
-def find_item(item: RubricItem, transcript: Transcript, tokens: _Tokens | None = None) -> tuple[Evidence, ...]:
-    """Evidence of ``item`` in the transcript: pattern matches not cancelled by an ``unless``."""
-    tokens = tokens or _tokenize(transcript)
-    found = [_evidence(transcript, tokens, span, f"pattern: {pat}") for pat, span in _pattern_spans(item, tokens)]
-    return tuple(sorted(found, key=lambda e: e.start_s))
-
-
 _CLAUSE_END = re.compile(r"[.?!;:]$")
 _CLAUSE_BREAK = re.compile(r",$")
 _CLAUSE_START = frozenset({"but", "though", "although"})
@@ -398,6 +391,7 @@ class _Scorer:
                         if self.units else np.zeros((0, 384), np.float32))
         self.sims = self.vectors @ self.bank.vectors.T if self.units else np.zeros((0, 0), np.float32)
         self.hits = _nearest(self.bank, self.sims, rubric) if self.units and len(self.bank.texts) else {}
+        self._patterns: dict[str, list[tuple[str, tuple[int, int]]]] = {}
         self.probabilities: dict[str, np.ndarray] = {}
         if rubric.learned is not None and self.units:
             features, names = self.features()
@@ -405,6 +399,17 @@ class _Scorer:
                 self.probabilities = rubric.learned.probabilities(features)
             else:
                 _warn_layout()
+
+    def patterns(self, item: RubricItem) -> list[tuple[str, tuple[int, int]]]:
+        """The item's uncancelled pattern matches, found once per answer: the features, the
+        evidence and the learned layer's overlap check all read them."""
+        if item.id not in self._patterns:
+            self._patterns[item.id] = _pattern_spans(item, self.tokens)
+        return self._patterns[item.id]
+
+    def _words(self, span: tuple[int, int]) -> tuple[int, int]:
+        """A token span as (first, last) word indices, the units' coordinates."""
+        return self.tokens.word_of[span[0]], self.tokens.word_of[span[1]]
 
     def features(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """One row per unit, and the columns' names: the unit's vector, its nearest similarity to
@@ -421,7 +426,7 @@ class _Scorer:
             if item.id in MECHANICAL:
                 continue
             names.append(f"pattern:{item.id}")
-            words = [(self.tokens.word_of[a], self.tokens.word_of[b]) for _, (a, b) in _pattern_spans(item, self.tokens)]
+            words = [self._words(span) for _, span in self.patterns(item)]
             columns.append(np.array([[float(any(first <= a and b <= last for a, b in words))]
                                      for first, last in self.units]).reshape(-1, 1))
         return np.hstack(columns), tuple(names)
@@ -435,8 +440,8 @@ class _Scorer:
         p = self.probabilities[item.id]
         threshold = self.rubric.learned.threshold_of(item.id)
         taken = [self.units[u] for u, _, _ in self.hits.get(item.id, ())]
-        taken += [(self.tokens.word_of[a], self.tokens.word_of[b]) for _, (a, b) in _pattern_spans(item, self.tokens)]
-        taken += [(self.tokens.word_of[a], self.tokens.word_of[b]) for a, b in _cancelled(item, self.tokens)]
+        taken += [self._words(span) for _, span in self.patterns(item)]
+        taken += [self._words(span) for span in _cancelled(item, self.tokens)]
         found = []
         for u in sorted(np.flatnonzero(p >= threshold), key=lambda u: (-p[u], u)):
             first, last = self.units[u]
@@ -456,7 +461,7 @@ class _Scorer:
             return _interruptions(self.transcript, context.customer_end_s)
         if item.id == "reason_at_length":
             return _long_answer(self.transcript, self.tokens)
-        found = list(find_item(item, self.transcript, self.tokens))
+        found = [_evidence(self.transcript, self.tokens, span, f"pattern: {pat}") for pat, span in self.patterns(item)]
         if item.id in self.hits:
             spans = [(e.start_s, e.end_s, e.quote) for e in found]
             for e in _semantic(item, self.transcript, self.tokens, self.units, self.hits[item.id], self.bank):

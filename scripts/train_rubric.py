@@ -32,7 +32,7 @@ from scenarios.library import load_library  # noqa: E402
 from scenarios.rubric import RUBRIC_PATH, load_rubric, weights_path  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from rubric_eval import FOLDS, InputError, evaluate, load_answers, summary  # noqa: E402
+from rubric_eval import FOLDS, InputError, ItemScore, evaluate, load_answers, summary  # noqa: E402
 
 L2 = 30.0
 """Ridge strength on standardised features: chosen on test4 held out from training (0.77 micro F1
@@ -119,8 +119,6 @@ def cross_validate(prepared: list[Prepared], rubric: Rubric, names: tuple[str, .
         for s in scores:
             c = pooled.setdefault(s.id, [0, 0, 0])
             c[0], c[1], c[2] = c[0] + s.tp, c[1] + s.fp, c[2] + s.fn
-    from rubric_eval import ItemScore
-
     return summary([ItemScore(i, *c) for i, c in pooled.items()])
 
 
