@@ -73,8 +73,9 @@ class Rubric:
     learned: ItemModels | None = field(default=None, repr=False, compare=False)
     """Per-item models trained on the labelled answers for exactly this rubric (analysis.learned).
     When present and the encoder is installed, a sentence the model is confident about earns its
-    item even where no pattern or example matched; penalties have no model (a wrong deduction
-    costs more trust than a missed point). None: patterns and the nearest-neighbour matcher only."""
+    item (or costs its penalty, at a stricter threshold: a wrong deduction costs more trust than a
+    missed point) even where no pattern or example matched. None: patterns and the
+    nearest-neighbour matcher only."""
 
     def get(self, item_id: str) -> RubricItem:
         for item in self.items:
@@ -387,8 +388,8 @@ class _Scorer:
         self.transcript, self.tokens, self.rubric = transcript, _tokenize(transcript), rubric
         self.bank = _example_bank(encoder, rubric) if encoder is not None else None
         self.units = segments(transcript) if self.bank is not None and self.tokens.text else ()
-        self.vectors = (encoder.encode([" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in self.units])
-                        if self.units else np.zeros((0, 384), np.float32))
+        self.texts = [" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in self.units]
+        self.vectors = encoder.encode(self.texts) if self.units else np.zeros((0, 384), np.float32)
         self.sims = self.vectors @ self.bank.vectors.T if self.units else np.zeros((0, 0), np.float32)
         self.hits = _nearest(self.bank, self.sims, rubric) if self.units and len(self.bank.texts) else {}
         self._patterns: dict[str, list[tuple[str, tuple[int, int]]]] = {}
@@ -396,7 +397,7 @@ class _Scorer:
         if rubric.learned is not None and self.units:
             features, names = self.features()
             if names == rubric.learned.features:
-                self.probabilities = rubric.learned.probabilities(features)
+                self.probabilities = rubric.learned.probabilities(features, self.texts)
             else:
                 _warn_layout()
 

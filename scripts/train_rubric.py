@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,25 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from rubric_eval import FOLDS, InputError, ItemScore, evaluate, load_answers, summary  # noqa: E402
 
 L2 = 30.0
-"""Ridge strength on standardised features: chosen on test4 held out from training (0.77 micro F1
-at 10-100, falling outside that range); strong, because a few hundred positives meet 450 columns."""
+"""Ridge strength on the standardised features: chosen on test4 held out from training (0.77
+micro F1 at 10-100, falling outside that range); strong, because a few hundred positives meet
+450 columns."""
+L2_WORDS = 3.0
+"""Ridge strength on the 0/1 word and word-pair columns (with test5 held out of training, 1 and 3
+scored alike, 0.753 / 0.752 micro F1)."""
+MIN_COUNT = 5
+"""A word or pair enters the vocabulary when this many training sentences contain it: rarer ones
+only memorise their answer (2, 3 and 5 scored alike; 5 keeps ~1,500 columns and training fast)."""
 THRESHOLD = 0.8
 """Probability a sentence needs to earn an item the patterns and examples missed (on test4 held out
 of training, 0.7 and 0.8 scored alike, 0.761 / 0.756 micro F1; at 0.7 the model's transparency
-hits broke the older dev labels' stricter reading of that item, F1 0.72). Penalties get no
-model: on test4 a learned penalty layer gained little (penalty micro F1 0.65 → 0.66) and fired on
-a scenario's own model answer, and a wrong deduction costs a trainee's trust more than a miss."""
+hits broke the older dev labels' stricter reading of that item, F1 0.72)."""
+PENALTY_THRESHOLD = 0.95
+"""Probability a sentence needs to cost a penalty the patterns and examples missed: higher than an
+item's, because a wrong deduction costs a trainee's trust more than a missed point. Without the
+word columns a learned penalty layer gained little and fired on a scenario's own model answer;
+with them, at 0.95, penalty micro F1 rose 0.652 → 0.694 on test5 held out of training and did
+not fall in cross-validation by scenario (0.786 → 0.789); at 0.9 it fell there (0.783)."""
 MIN_POSITIVE_ANSWERS = 3
 """Below this an item keeps the nearest-neighbour matcher: three examples are not a boundary."""
 
@@ -53,6 +65,8 @@ class Prepared:
 
     answer: dict
     features: np.ndarray
+    texts: list[str]
+    """The units' words, one per row of ``features``."""
     applicable: frozenset[str]
     positives: dict[str, np.ndarray]
     """Per labelled item, which units carry it (one row per unit)."""
@@ -79,7 +93,7 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
                            else np.zeros(len(units)))
                 units[int(np.argmax(similar + pattern))] = 1
             positives[item_id] = units
-        out.append(Prepared(a, features, applicable, positives))
+        out.append(Prepared(a, features, scorer.texts, applicable, positives))
         if n % 100 == 0 or n == len(answers):
             print(f"  {n}/{len(answers)} answers prepared ({time.monotonic() - started:.0f} s)",
                   file=sys.stderr, flush=True)
@@ -89,21 +103,25 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
 def train(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...]) -> learned.ItemModels:
     everything = np.vstack([p.features for p in prepared])
     mean, scale = everything.mean(axis=0), everything.std(axis=0) + 1e-6
+    seen = Counter(g for p in prepared for text in p.texts for g in learned.ngrams(text))
+    vocabulary = tuple(sorted(g for g, count in seen.items() if count >= MIN_COUNT))
+    design = {id(p): learned.design(p.features, p.texts, mean, scale, vocabulary) for p in prepared}
+    ridge = np.concatenate([np.full(len(names), L2), np.full(len(vocabulary), L2_WORDS)])
     ids, weights, biases, thresholds = [], [], [], []
     for item in rubric.items:
-        if item.id in MECHANICAL or item.penalty:
+        if item.id in MECHANICAL:
             continue
         rows = [p for p in prepared if item.id in p.applicable]
         if sum(item.id in p.positives for p in rows) < MIN_POSITIVE_ANSWERS:
             continue
-        x = (np.vstack([p.features for p in rows]) - mean) / scale
+        x = np.vstack([design[id(p)] for p in rows])
         y = np.concatenate([p.positives.get(item.id, np.zeros(len(p.features))) for p in rows])
-        w, b = learned.fit_logistic(x, y, L2)
+        w, b = learned.fit_logistic(x, y, ridge)
         ids.append(item.id)
         weights.append(w)
         biases.append(b)
-        thresholds.append(THRESHOLD)
-    return learned.ItemModels(tuple(ids), names, mean, scale, np.array(weights), np.array(biases),
+        thresholds.append(PENALTY_THRESHOLD if item.penalty else THRESHOLD)
+    return learned.ItemModels(tuple(ids), names, vocabulary, mean, scale, np.array(weights), np.array(biases),
                               np.array(thresholds), learned.fingerprint(rubric), len(prepared))
 
 

@@ -351,7 +351,18 @@ def test_rubric_eval_scores_a_set_from_anywhere_and_refuses_a_bad_one_in_one_lin
 def test_the_shipped_weights_were_trained_for_the_shipped_rubric():
     assert RUBRIC.learned is not None, "stale or missing weights: run python scripts/train_rubric.py"
     assert RUBRIC.learned.answers == len(_eval_module().load_answers("all"))
-    assert not set(RUBRIC.learned.ids) & {i.id for i in RUBRIC.items if i.penalty}
+    penalties = {i.id for i in RUBRIC.items if i.penalty} & set(RUBRIC.learned.ids)
+    assert penalties and min(RUBRIC.learned.threshold_of(i) for i in penalties) > max(
+        RUBRIC.learned.threshold_of(i) for i in set(RUBRIC.learned.ids) - penalties)
+
+
+@pytest.mark.parametrize("which", MATCHERS)
+def test_no_scenario_model_answer_is_penalised(which):
+    """The model answers were written from the guides by hand; a deduction on one of them is a
+    false alarm a trainee copying the model answer would rightly stop trusting."""
+    for scenario in LIBRARY.scenarios.values():
+        result = _score(scenario.model_answer, scenario.id, which)
+        assert not [f.id for f in result.penalties if f.hit], scenario.id
 
 
 def test_weights_for_another_rubric_or_a_corrupt_file_are_ignored(tmp_path, caplog):
@@ -377,6 +388,22 @@ def test_the_model_earns_a_point_the_examples_missed_and_quotes_the_sentence():
     assert evidence and evidence[0].matched.startswith("model 0.") and "nearest example (" in evidence[0].matched
     assert evidence[0].quote in text
     assert first == again
+
+
+@needs_model
+def test_the_model_deducts_a_penalty_the_examples_missed_and_quotes_the_sentence():
+    text = "You were meant to check it over before the driver went."
+    assert "blame_customer" not in _hits(_score(text, "damaged-delivery", which="nearest"))
+    blame = _score(text, "damaged-delivery", which="model").finding("blame_customer")
+    assert blame.hit and blame.points < 0
+    assert blame.evidence[0].quote == text and blame.evidence[0].matched.startswith("model ")
+
+
+def test_word_features_are_the_words_and_pairs_of_the_sentence():
+    from analysis.learned import lexical, ngrams
+
+    assert ngrams("That’s on YOU, mate.") == {"that's", "on", "you", "mate", "that's on", "on you", "you mate"}
+    assert lexical(["rules are rules", "hello"], ("are rules", "hello", "on you")).tolist() == [[1, 0, 0], [0, 1, 0]]
 
 
 def test_logistic_fit_is_deterministic_and_separates_a_simple_boundary():
