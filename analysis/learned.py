@@ -70,7 +70,7 @@ class ItemModels:
     """One row per item id: the features' weights, then the vocabulary's."""
     bias: np.ndarray
     threshold: np.ndarray
-    """Probability a sentence needs to earn the item."""
+    """Probability a sentence needs to earn the item (or, for a penalty, to cost it)."""
     rubric_fingerprint: str
     answers: int
     """How many labelled answers the models were trained on (reported by the eval script)."""
