@@ -117,6 +117,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float | np.ndarray) -> tuple[
         if np.linalg.norm(gradient) < 1e-6 * n:
             break
         curvature = sample * p * (1 - p)
+        # 1e-9: keeps the operator positive definite where the unshrunk bias's curvature vanishes
         w -= _conjugate_gradient(lambda v: xb.T @ (curvature * (xb @ v)) + ridge * v + 1e-9 * v, gradient)
     return w[:-1], float(w[-1])
 
@@ -143,8 +144,8 @@ def save(models: ItemModels, path: Path) -> None:
     """Write atomically: a failed write leaves the previous file in place."""
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez_compressed(tmp, format=np.array(FORMAT), ids=np.array(models.ids), features=np.array(models.features),
-                        vocabulary=np.array(models.vocabulary), mean=models.mean, scale=models.scale, weights=models.weights, bias=models.bias,
-                        threshold=models.threshold, rubric_fingerprint=np.array(models.rubric_fingerprint),
+                        vocabulary=np.array(models.vocabulary), mean=models.mean, scale=models.scale,
+                        weights=models.weights, bias=models.bias, threshold=models.threshold, rubric_fingerprint=np.array(models.rubric_fingerprint),
                         answers=np.array(models.answers))
     os.replace(tmp, path)
 
@@ -158,7 +159,8 @@ def load(path: Path) -> ItemModels | None:
                 log.warning("ignoring %s: format %s, expected %s", path, int(data["format"]), FORMAT)
                 return None
             return ItemModels(tuple(data["ids"].tolist()), tuple(data["features"].tolist()),
-                              tuple(data["vocabulary"].tolist()), data["mean"].astype(np.float64), data["scale"].astype(np.float64),
+                              tuple(data["vocabulary"].tolist()),
+                              data["mean"].astype(np.float64), data["scale"].astype(np.float64),
                               data["weights"].astype(np.float64), data["bias"].astype(np.float64),
                               data["threshold"].astype(np.float64), str(data["rubric_fingerprint"]),
                               int(data["answers"]))
