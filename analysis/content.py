@@ -437,7 +437,9 @@ class _Scorer:
         nor the nearest-neighbour decision found the item (nor in a unit overlapping one that
         did), most probable first, one per stretch of words, each with its nearest example. A
         unit holding one of the item's ``unless`` phrases (negation, a shrug) is skipped, as in
-        the other two matchers."""
+        the other two matchers, and so is a one-word sentence ("Okay.", "Right."): on one word
+        the model only echoes how often that word opened a labelled answer, and whether a bare
+        "okay" acknowledges is exactly where the labellers differed; the patterns judge those."""
         p = self.probabilities[item.id]
         threshold = self.rubric.learned.threshold_of(item.id)
         taken = [self.units[u] for u, _, _ in self.hits.get(item.id, ())]
@@ -446,7 +448,7 @@ class _Scorer:
         found = []
         for u in sorted(np.flatnonzero(p >= threshold), key=lambda u: (-p[u], u)):
             first, last = self.units[u]
-            if any(first <= b and a <= last for a, b in taken):
+            if first == last or any(first <= b and a <= last for a, b in taken):
                 continue
             taken.append((first, last))
             reason = f"model {p[u]:.2f}"

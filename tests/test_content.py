@@ -100,6 +100,7 @@ def test_scenario_focus_ids_still_exist():
     ("I can't promise a time, but I'll find out now.", {"transparency"}, {"overpromise"}),
     ("I guarantee it'll be there in an hour.", {"overpromise"}, {"keepable_promise"}),
     ("My manager won't help you either.", set(), {"supervisor"}),
+    ("Okay. Is there anything else?", set(), {"listen_acknowledge"}),   # a shrug, not a hearing
 ])
 def test_paraphrase_negation_sarcasm_fillers_and_asr_slips(which, text, present, absent):
     hits = _hits(_score(text, which=which))
