@@ -108,7 +108,7 @@ def cache_root() -> Path:
 
 
 def _verified_stamp(path: Path) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk" / "verified"
+    cache = cache_root() / "verified"
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:32]
     return cache / key

@@ -28,6 +28,8 @@ from scenarios.library import load_library  # noqa: E402
 from scenarios.rubric import load_rubric  # noqa: E402
 
 ANSWERS = ROOT / "tests" / "data" / "answers" / "answers.jsonl"
+SPLITS = ("dev", "test", "test2", "test3", "test4", "train5", "test5")
+"""The sets in answers.jsonl, in the order they were written."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def summary(scores: list[ItemScore]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", default="all", choices=["dev", "test", "test2", "test3", "test4", "train5", "test5", "all"])
+    ap.add_argument("--split", default="all", choices=[*SPLITS, "all"])
     ap.add_argument("--file", type=Path, help="score this JSONL set instead of tests/data/answers")
     ap.add_argument("--cv", action="store_true", help="cross-validate the matcher's floor and margin by scenario")
     ap.add_argument("--no-semantic", action="store_true", help="patterns only")
@@ -253,7 +255,7 @@ def write_report(path: Path, encoder) -> int:
         scores, _ = evaluate(answers, enc, rubric)
         ms = (time.perf_counter() - start) * 1000 / len(answers)
         splits = "\n".join(f"- {split}: {json.dumps(summary(evaluate(load_answers(split), enc, rubric)[0]))}"
-                            for split in ("dev", "test", "test2", "test3", "test4", "train5", "test5"))
+                            for split in SPLITS)
         sections.append(f"### all {len(answers)} answers, {name}\n\n"
                         f"{json.dumps(summary(scores))}, {ms:.0f} ms per answer\n\n{splits}\n\n{table(scores)}\n")
     if encoder is not None:
