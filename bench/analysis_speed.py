@@ -21,7 +21,7 @@ from audio.asr import shared_transcriber  # noqa: E402
 from audio.clip import load  # noqa: E402
 from analysis.delivery import analyze_delivery  # noqa: E402
 
-SPEECH = Path(os.environ.get("KIOSK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "speech"
+SPEECH = ROOT / "tests" / "data" / "speech"
 FILES = ("jfk.wav", "libri_2412-153948-0000.wav", "libri_1988-24833-0001.wav", "ptdb_F01_sa1.wav")
 REPEATS = 5
 

@@ -20,7 +20,7 @@ from audio.clip import Clip, load
 from audio.vad import WINDOW_SAMPLES, SpeechDetector
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH_DIR = Path(os.environ.get("KIOSK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "speech"
+SPEECH_DIR = ROOT / "tests" / "data" / "speech"
 
 MIX_FILES = ("libri_2412-153948-0000.wav", "jfk.wav", "libri_1988-24833-0001.wav",
              "ptdb_F01_sa1.wav", "ptdb_M01_sa1.wav")

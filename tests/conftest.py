@@ -8,6 +8,7 @@ the environment is set here, at import time, before any test module can import i
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -24,7 +25,8 @@ if __name__ != "conftest":
     raise ImportError("import test helpers with `from conftest import ...`, not `from tests.conftest ...`")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_SPEECH = Path(os.environ.get("KIOSK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "speech"
+SPEECH_DIR = ROOT / "tests" / "data" / "speech"
+"""Real recordings with reference values, copied in with their licences (tests/data/speech/README.md)."""
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="kiosk-tests-"))
 ALSA_DIR = _SANDBOX / "alsa"
@@ -45,10 +47,20 @@ from audio.clip import Clip, load  # noqa: E402  (after the environment is set)
 
 
 def speech_file(name: str) -> Path:
-    path = SHARED_SPEECH / name
+    path = SPEECH_DIR / name
     if not path.is_file():
-        pytest.fail(f"missing test recording {path}: the shared data folder must sit beside the repo")
+        pytest.fail(f"missing test recording {path} (see tests/data/speech/README.md)", pytrace=False)
     return path
+
+
+def speech_manifest() -> list[dict[str, str]]:
+    """The recordings' reference values; empty when the file is missing, so collection never
+    fails and ``test_speech_manifest_present`` reports it in one line instead."""
+    path = SPEECH_DIR / "manifest.tsv"
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import pytest
 
 from audio.clip import load
 from analysis.delivery import analyze_delivery, measure
-from conftest import SHARED_SPEECH, speech_file
+from conftest import SPEECH_DIR, speech_file
 from speech_mix import with_noise
 
 FILES = ["libri_1988-24833-0001.wav", "ptdb_F01_sa1.wav"]
@@ -29,7 +29,7 @@ def test_pitch_and_pace_survive_moderate_noise(name, snr_db, kind, clean, transc
     """Babble at 10 dB is left out: four voices only 10 dB down pull any single-voice pitch
     tracker toward them (docs/validation.md shows how far)."""
     clip, calm = clean[name]
-    noisy_clip = with_noise(clip, SHARED_SPEECH, name, snr_db, kind)
+    noisy_clip = with_noise(clip, SPEECH_DIR, name, snr_db, kind)
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
     assert noisy.median_f0_hz == pytest.approx(calm.median_f0_hz, rel=0.03)      # about half a semitone
     assert noisy.wpm == pytest.approx(calm.wpm, rel=0.15)
@@ -42,7 +42,7 @@ def test_pitch_and_pace_survive_moderate_noise(name, snr_db, kind, clean, transc
 @pytest.mark.parametrize("name", FILES + ["ptdb_M01_sa1.wav"])
 def test_too_noisy_to_judge_the_volume_at_5_db(name, kind, clean, transcriber):
     clip, calm = clean[name]
-    noisy_clip = with_noise(clip, SHARED_SPEECH, name, 5, kind)
+    noisy_clip = with_noise(clip, SPEECH_DIR, name, 5, kind)
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
     assert noisy.snr_db < 10
     assert noisy.lower_voice.status == "unknown"
@@ -54,6 +54,6 @@ def test_babble_never_makes_a_calm_voice_sound_raised(name, clean, transcriber):
     """Four voices 10 dB down can drag the pitch track toward them; the verdict must then be
     "unknown" or "pass", never a false "lower your voice"."""
     clip, calm = clean[name]
-    noisy_clip = with_noise(clip, SHARED_SPEECH, name, 10, "babble")
+    noisy_clip = with_noise(clip, SPEECH_DIR, name, 10, "babble")
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
     assert noisy.lower_voice.status != "needs_work", (noisy.snr_db, noisy.lower_voice)

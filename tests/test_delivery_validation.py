@@ -7,21 +7,23 @@ scripts/validation_table.py.
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 
 from audio.clip import Clip, load
 from analysis import loudness, pitch
 from analysis.delivery import measure
-from conftest import SHARED_SPEECH, speech_file
+from conftest import speech_file, speech_manifest
 from speech_mix import scaled
 
-MANIFEST = list(csv.DictReader(open(SHARED_SPEECH / "manifest.tsv", encoding="utf-8"), delimiter="\t"))
+MANIFEST = speech_manifest()
 PTDB = [r for r in MANIFEST if r["ref_f0_file"]]
 GROSS_ERROR = 1200 * np.log2(1.2)
 """The usual gross pitch error: more than 20 % off the reference (about 316 cents)."""
+
+
+def test_speech_manifest_present():
+    assert MANIFEST, speech_file("manifest.tsv")
 
 
 def cents(f_hz, ref_hz):

@@ -1,6 +1,6 @@
 """Endpointing on a shop floor: background voices, steady noise, push-to-talk.
 
-The noise is real speech: four other recordings from ../shared/data summed as the babble of a
+The noise is real speech: four other recordings from tests/data/speech summed as the babble of a
 busy store, and noise with the long-term spectrum of speech for the steady case. The trainee is
 the JFK recording, placed 2 s into the capture.
 """
