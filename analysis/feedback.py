@@ -1,16 +1,19 @@
-"""At most three concrete tips for the end of a session, each quoting the trainee and citing a guide.
+"""At most three concrete tips for the end of a session, each quoting the trainee and citing a rule.
 
 Generic praise is ignored, so tips are ranked by what cost the most: things said that hurt
-(penalties, quoted), then how it was said (pace, volume), then the most valuable thing left
-unsaid (with an example of how to say it).
+(penalties, quoted), then how it was said (pace, volume), then the most valuable goal this
+conversation called for and never met (with the scenario's own model answer as the example).
+Tips come from the conversation's scorecard, so a tip never asks for what an earlier answer
+already did, and never for what this scenario does not call for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from analysis.content import Rubric
+from analysis.scorecard import Goal, Scorecard
 from analysis.turn import TurnAnalysis
 
 MAX_TIPS = 3
@@ -19,52 +22,42 @@ MAX_TIPS = 3
 @dataclass(frozen=True)
 class Tip:
     id: str
-    """The rubric item or delivery verdict the tip is about."""
+    """The penalty, delivery verdict or conversation goal the tip is about."""
     text: str
     quote: str | None
     """The trainee's own words that the tip is about, when there are any."""
     source: str
-    """Guide file prefix, e.g. "003"."""
+    """The coaching-guide rule behind it."""
     turn: int | None = None
-    """0-based turn the quote comes from."""
+    """0-based answer the quote or verdict comes from."""
+    example: str | None = None
+    """How this scenario's model answer says it, for a goal that was missed."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def make_tips(turns: Sequence[TurnAnalysis], rubric: Rubric) -> tuple[Tip, ...]:
-    penalties, delivery, missed, hit = [], [], {}, set()
+def make_tips(turns: Sequence[TurnAnalysis], card: Scorecard, rubric: Rubric, goals: Sequence[Goal],
+              examples: Mapping[str, str] = {}) -> tuple[Tip, ...]:
+    """The session's tips. ``examples`` maps a goal id to the words of the scenario's model
+    answer that meet it (the example is always about the customer being practised)."""
+    tips: list[Tip] = []
+    said = (p for p in card.penalties if p.id in rubric.ids)  # delivery costs get their tip below
+    for hit in sorted(said, key=lambda p: (-p.points, p.turn)):
+        item = rubric.get(hit.id)
+        tips.append(Tip(hit.id, f"You said \u201c{hit.quote}\u201d: {item.tip or item.description}.",
+                        hit.quote, item.source, hit.turn))
     for n, turn in enumerate(turns):
-        for f in turn.content.penalties:
-            if f.hit:
-                item = rubric.get(f.id)
-                penalties.append((f.points, Tip(
-                    f.id, f"You said \u201c{f.evidence[0].quote}\u201d: {item.tip or item.description} "
-                          f"(guide {item.source}).", f.evidence[0].quote, item.source, n)))
         for verdict in (turn.delivery.speak_slowly, turn.delivery.lower_voice):
             if verdict is not None and verdict.status == "needs_work":
-                delivery.append(Tip(verdict.id, f"{verdict.tip} You: {verdict.detail}.", None,
-                                    verdict.source, n))
-        for f in turn.content.items:
-            if f.hit:
-                hit.add(f.id)
-            else:
-                missed.setdefault(f.id, f)
-    tips: list[Tip] = [t for _, t in sorted(penalties, key=lambda p: p[0])]
-    seen_delivery = set()
-    for tip in delivery:
-        if tip.id not in seen_delivery:
-            seen_delivery.add(tip.id)
-            tips.append(tip)
-    gaps = sorted((f for f in missed.values() if f.id not in hit), key=lambda f: -f.max_points)
-    for f in gaps:
-        item = rubric.get(f.id)
-        example = f" For example: \u201c{item.examples[0]}\u201d" if item.examples else ""
-        tips.append(Tip(f.id, f"{item.tip or item.description} (guide {item.source}).{example}",
-                        None, item.source))
-    unique, ids = [], set()
+                tips.append(Tip(verdict.id, f"{verdict.tip} You: {verdict.detail}.", None, verdict.source, n))
+    by_id = {g.id: g for g in goals}
+    for result in sorted((r for r in card.goals if r.called_for and not r.met), key=lambda r: -r.max_points):
+        goal = by_id[result.id]
+        example = examples.get(goal.id)
+        text = f"{goal.tip}." + (f" For example: \u201c{example}\u201d" if example else "")
+        tips.append(Tip(goal.id, text, None, goal.source, None, example))
+    unique: dict[str, Tip] = {}
     for tip in tips:
-        if tip.id not in ids:
-            ids.add(tip.id)
-            unique.append(tip)
-    return tuple(unique[:MAX_TIPS])
+        unique.setdefault(tip.id, tip)
+    return tuple(unique.values())[:MAX_TIPS]

@@ -22,7 +22,7 @@ from analysis.content import ScoringContext
 from analysis.delivery import Baseline
 from scenarios.library import load_library, validate_folder
 from scenarios.rubric import load_rubric
-from kiosk.console import UsageError, default_out, print_analysis, print_json, step
+from kiosk.console import UsageError, default_out, print_analysis, print_card, print_json, print_scorecard, step
 from kiosk.report import write_reports
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSession, TurnRecord,
                            analyze_answer, measure_baseline)
@@ -30,7 +30,7 @@ from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSessi
 MAX_UNHEARD = 2
 """Consecutive answers with no speech after which a terminal session stops."""
 
-DEMO_TRAINEE = Voice(name="en-us+m3", rate_wpm=150, pitch=45)
+DEMO_TRAINEE = Voice(name="en-us+m3", rate_wpm=125, pitch=45)
 """The demo trainee: a calm, slightly slow male voice, distinct from every customer voice."""
 DEMO_RATTLED = replace(DEMO_TRAINEE, rate_wpm=215, pitch=70)
 """The same trainee caught off guard: faster and higher, so the customer reacts to the voice too."""
@@ -46,8 +46,9 @@ def _engines(args: argparse.Namespace) -> Engines:
     return step("Loading the speech model", Engines.load, getattr(args, "model", None))
 
 
-def _print_turn(record: TurnRecord) -> None:
-    print_analysis(record.analysis)
+def _print_turn(record: TurnRecord, session: PracticeSession) -> None:
+    print_analysis(record.analysis, content=False)
+    print_card(record.card, session.engines.rubric, session.rules.goals)
     r = record.reaction
     print(f"\nCustomer (anger {r.anger_before} -> {r.anger_after}): {r.line}")
     if r.reasons:
@@ -58,6 +59,7 @@ def _print_result(session: PracticeSession, out_dir: Path) -> None:
     result = session.result()
     print(f"\nSession over: {result.ending or 'stopped'}; score {result.score}/100; "
           f"anger {' -> '.join(map(str, result.anger_curve))}")
+    print_scorecard(result.scorecard, session.engines.rubric)
     for n, tip in enumerate(result.tips, 1):
         print(f"  tip {n}: {tip.text}")
     json_path, md_path = write_reports(result, out_dir, session.baseline)
@@ -100,7 +102,7 @@ def demo(args: argparse.Namespace) -> int:
         text, voice = _demo_answer(session, scripted)
         print(f"\n--- Turn {len(session.turns) + 1}: the trainee answers ---")
         record = session.answer(_speech_through_pipeline(synth.synthesize(text, voice)))
-        _print_turn(record)
+        _print_turn(record, session)
     _print_result(session, out_dir)
     return 0
 
@@ -179,7 +181,7 @@ def practice(args: argparse.Namespace) -> int:
             print(f"  {exc}")
             continue
         unheard = 0
-        _print_turn(record)
+        _print_turn(record, session)
     if unheard >= MAX_UNHEARD:
         print("\nNo answer twice in a row: stopping here.")
     _print_result(session, args.out or default_out("practice"))

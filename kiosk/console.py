@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from analysis.content import Rubric
+from analysis.scorecard import Goal, Scorecard, TurnCard
 from analysis.turn import TurnAnalysis
 
 
@@ -43,7 +45,42 @@ def _num(value: float, unit: str, nd: int = 0) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{nd}f}{unit}"
 
 
-def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout) -> None:
+def item_name(rubric: Rubric, item_id: str) -> str:
+    """What a rubric item or penalty means, in the trainee's words."""
+    item = rubric.get(item_id)
+    return getattr(item, "name", "") or item.description.rstrip(".")
+
+
+def print_card(card: TurnCard, rubric: Rubric, goals: tuple[Goal, ...], out: TextIO = sys.stdout) -> None:
+    """One answer's part in the conversation: what it added, what it broke, what is still missing."""
+    names = {g.id: g.name for g in goals}
+    print("\nWhat this answer did for the conversation:", file=out)
+    for credit in card.added:
+        print(f"  + {item_name(rubric, credit.id)}: \u201c{credit.quote}\u201d", file=out)
+    for hit in card.broke:
+        what = item_name(rubric, hit.id) if hit.id in rubric.ids else hit.id.replace("_", " ")
+        print(f"  - {what} (-{hit.points:g} points): \u201c{hit.quote}\u201d", file=out)
+    if not card.added and not card.broke:
+        print("  nothing new", file=out)
+    for goal_id in card.still_missing:
+        print(f"  still to do: {names[goal_id].removeprefix('You ')}", file=out)
+
+
+def print_scorecard(card: Scorecard, rubric: Rubric, out: TextIO = sys.stdout) -> None:
+    """The conversation's goals, each with the answer and words that met it."""
+    for g in card.goals:
+        if not g.called_for:
+            continue
+        if g.met:
+            print(f"  \u2713 {g.name} (answer {g.turn + 1}: \u201c{g.quote}\u201d) {g.points:g}/{g.max_points:g}", file=out)
+        else:
+            print(f"  \u2717 {g.name.replace('You ', 'You never ', 1)} 0/{g.max_points:g}", file=out)
+    for p in card.penalties:
+        what = item_name(rubric, p.id) if p.id in rubric.ids else p.id.replace("_", " ")
+        print(f"  - {what} (answer {p.turn + 1}: \u201c{p.quote}\u201d) -{p.points:g}", file=out)
+
+
+def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout, content: bool = True) -> None:
     d = a.delivery
     print(f"\nYou said: {a.transcript.text}", file=out)
     print("\nHow you said it:", file=out)
@@ -55,6 +92,8 @@ def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout) -> None:
     for v in (d.speak_slowly, d.lower_voice, d.mirroring):
         if v is not None:
             print(f"  {v.id.replace('_', ' ')}: {v.status.replace('_', ' ')} ({v.detail})", file=out)
+    if not content:
+        return
     print(f"\nWhat you said: {a.content.score}/100", file=out)
     for f in a.content.items:
         quote = f' "{f.evidence[0].quote}"' if f.evidence else ""

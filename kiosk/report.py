@@ -130,7 +130,7 @@ def render_markdown(session: SessionResult | dict, level: int = 1) -> str:
     out = [f"{h} Practice report: {s.get('scenario_title', '')}", "",
            f"- Scenario: `{s.get('scenario_id', '')}`",
            f"- Ending: **{s.get('ending') or 'stopped early'}**",
-           f"- Content score: **{s.get('score', 0)}/100**",
+           f"- Score: **{s.get('score', 0)}/100** (the whole conversation)",
            f"- Customer anger: {' → '.join(str(a) for a in s.get('anger_curve', []))} (0 calm, 4 furious)"]
     if s.get("trainee"):
         out.insert(2, f"- Trainee: {s['trainee'].get('name', '')}")
@@ -143,6 +143,7 @@ def render_markdown(session: SessionResult | dict, level: int = 1) -> str:
         quote = tip.get("quote")
         quoted = f" (you said “{quote}”)" if quote and quote not in tip.get("text", "") else ""
         out.append(f"{n}. {tip.get('text', '')}{quoted} *(guide {tip.get('source', '?')})*")
+    out += _scorecard_markdown(s.get("scorecard") or {}, h)
     for turn in s.get("turns", []):
         out += _turn_markdown(turn, h)
     out += ["", f"{h}# Guides cited", ""]
@@ -153,8 +154,39 @@ def render_markdown(session: SessionResult | dict, level: int = 1) -> str:
     return "\n".join(out) + "\n"
 
 
+def _scorecard_markdown(card: dict, h: str) -> list[str]:
+    """The conversation's goals with the answer and words that met each, then the penalties."""
+    if not card:
+        return []
+    out = ["", f"{h}# Scorecard", ""]
+    for g in card.get("goals", []):
+        if not g.get("called_for"):
+            continue
+        if g.get("met"):
+            out.append(f"- ✔ {g.get('name')}: answer {g.get('turn', 0) + 1}, “{g.get('quote', '')}” "
+                       f"({g.get('points', 0):g}/{g.get('max_points', 0):g})")
+        else:
+            out.append(f"- ✘ {g.get('name')}: not yet (0/{g.get('max_points', 0):g})")
+    for p in card.get("penalties", []):
+        out.append(f"- ⚠ {str(p.get('id', '')).replace('_', ' ')}: answer {p.get('turn', 0) + 1}, "
+                   f"“{p.get('quote', '')}” (−{p.get('points', 0):g})")
+    return out
+
+
+def _card_markdown(card: dict) -> list[str]:
+    """What one answer added to the conversation and what it broke."""
+    out = ["", "What this answer did:", ""]
+    for c in card.get("added", []):
+        out.append(f"- ✔ {str(c.get('id', '')).replace('_', ' ')}: “{c.get('quote', '')}”")
+    for p in card.get("broke", []):
+        out.append(f"- ⚠ {str(p.get('id', '')).replace('_', ' ')}: “{p.get('quote', '')}” (−{p.get('points', 0):g})")
+    if not card.get("added") and not card.get("broke"):
+        out.append("- nothing new")
+    return out
+
+
 def _turn_markdown(turn: dict, h: str) -> list[str]:
-    d, content = turn.get("delivery") or {}, turn.get("content") or {}
+    d = turn.get("delivery") or {}
     customer = turn.get("customer") or {}
     out = ["", f"{h}# Turn {turn.get('index', 0) + 1}", "",
            f"**Customer** (anger {customer.get('anger', '?')}): {customer.get('text', '')}", "",
@@ -169,15 +201,8 @@ def _turn_markdown(turn: dict, h: str) -> list[str]:
         v = d.get(key)
         if v:
             out.append(f"| {key.replace('_', ' ')} | {v.get('status', '').replace('_', ' ')}: {v.get('detail', '')} |")
-    out += ["", f"Content score {content.get('score', 0)}/100:", ""]
-    for f in content.get("items", []):
-        quote = f" — “{f['evidence'][0]['quote']}”" if f.get("evidence") else ""
-        out.append(f"- {'✔' if f.get('hit') else '✘'} {f.get('id')} ({f.get('points', 0):g}/"
-                   f"{f.get('max_points', 0):g}, guide {f.get('source')}){quote}")
-    for f in content.get("penalties", []):
-        if f.get("hit"):
-            quote = f" — “{f['evidence'][0]['quote']}”" if f.get("evidence") else ""
-            out.append(f"- ⚠ {f.get('id')} ({f.get('points', 0):g}, guide {f.get('source')}){quote}")
+    if turn.get("card"):
+        out += _card_markdown(turn["card"])
     r = turn.get("reaction") or {}
     out += ["", f"**Customer reacts** (anger {r.get('anger_before')} → {r.get('anger_after')}): {r.get('line', '')}"]
     if r.get("reasons"):

@@ -20,13 +20,15 @@ from audio.capture import Recording
 from audio.streaming import StreamingTranscriber
 from audio.tts import MAX_ANGER, Synthesizer, Voice
 from audio.clip import Clip, load
-from analysis.content import Rubric, ScoringContext, score_content
+from analysis.content import ContentResult, Rubric, ScoringContext, score_content, typed_transcript
 from analysis.delivery import Baseline, CustomerVoice, Signal, customer_voice, measure_signal
 from analysis.feedback import Tip, make_tips
+from analysis.scorecard import Scorecard, TurnCard, build_scorecard, called_for_goals, stage_of
 from analysis.turn import TurnAnalysis, analyze_turn
 from scenarios import customer
 from scenarios.model import LINE_KINDS, Scenario
 from scenarios.rubric import load_rubric
+from scenarios.scorecard import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,10 @@ _LINE_MEASURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-voic
 """Measures each customer line's raised voice while it plays, off the answer's critical path."""
 _SIGNAL_MEASURES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signal")
 """Measures an answer's pitch and level while its last words are being transcribed."""
+_MODEL_ANSWERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-answer")
+"""Scores each scenario's model answer once, while the customer's opening line plays."""
+_model_answer_cache: dict[tuple[str, str], ContentResult] = {}
+_model_answer_lock = threading.Lock()
 
 CALIBRATION_TEXT = ("Good morning. I would like to check the opening hours of the store on "
                     "Saturday, and whether there is parking nearby.")
@@ -118,11 +124,16 @@ class TurnRecord:
     reaction: customer.Reaction
     processing_s: float
     """From the end of the recording to the reaction being ready."""
+    card: TurnCard
+    """What this answer added to the conversation and what it broke."""
+    score_after: int
+    """The conversation's score once this answer was judged."""
 
     def to_dict(self) -> dict:
         return {"index": self.index, "customer": asdict(self.customer), "outcome": self.outcome,
                 **self.analysis.to_dict(), "reaction": self.reaction.to_dict(),
-                "processing_s": round(self.processing_s, 3)}
+                "processing_s": round(self.processing_s, 3), "card": self.card.to_dict(),
+                "score_after": self.score_after}
 
 
 @dataclass(frozen=True)
@@ -134,14 +145,28 @@ class SessionResult:
     """Anger at the start and after each answer."""
     ending: str | None
     """resolved / escalated / walked_out, or None if the session stopped early."""
-    score: int
-    """Mean content score over the turns, 0-100."""
+    scorecard: Scorecard
+    """The conversation judged as a whole: goals, items earned once with the answer and words
+    that earned them, penalties where they happened."""
     tips: tuple[Tip, ...]
+    model_answer: str
+    """The scenario's model answer, shown beside the tips."""
+
+    @property
+    def score(self) -> int:
+        """0-100, from the scorecard."""
+        return self.scorecard.score
 
     def to_dict(self) -> dict:
+        card = self.scorecard
         return {"scenario_id": self.scenario_id, "scenario_title": self.scenario_title,
-                "ending": self.ending, "score": self.score, "anger_curve": list(self.anger_curve),
-                "tips": [t.to_dict() for t in self.tips], "turns": [t.to_dict() for t in self.turns]}
+                "ending": self.ending, "score": card.score, "anger_curve": list(self.anger_curve),
+                "scorecard": {"score": card.score,
+                              "items": [asdict(i) for i in card.items],
+                              "penalties": [asdict(p) for p in card.penalties],
+                              "goals": [asdict(g) for g in card.goals]},
+                "tips": [t.to_dict() for t in self.tips], "model_answer": self.model_answer,
+                "turns": [t.to_dict() for t in self.turns]}
 
 
 def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = ScoringContext(),
@@ -156,6 +181,19 @@ def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = Scori
     if not transcript.words:
         raise AnswerError("I couldn't make out any words: please try again a little closer to the microphone")
     return analyze_turn(clip, transcript, engines.rubric, context, baseline, customer, signal)
+
+
+def model_answer_content(scenario: Scenario, rubric: Rubric) -> ContentResult:
+    """The scenario's model answer scored like a trainee's (once per process and scenario): the
+    goals it meets are the goals the scenario calls for, and its words are the tips' examples."""
+    key = (scenario.id, scenario.model_answer)
+    with _model_answer_lock:
+        cached = _model_answer_cache.get(key)
+    if cached is None:
+        cached = score_content(typed_transcript(scenario.model_answer), rubric, scenario.scoring_context())
+        with _model_answer_lock:
+            _model_answer_cache[key] = cached
+    return cached
 
 
 def measure_baseline(clip: Clip, engines: Engines) -> Baseline:
@@ -174,6 +212,8 @@ class PracticeSession:
         self.turns: list[TurnRecord] = []
         self.current_line = self._voice_line(opening, "opening", self.state.anger)
         self._line_voice = self._measure_line()
+        self._model_answer = _MODEL_ANSWERS.submit(model_answer_content, scenario, engines.rubric)
+        self.rules = load_rules(engines.rubric)
         self.presynthesis: threading.Thread | None = None
         """The background synthesis of the next lines started by the last ``listen``."""
         self._answered = threading.Event()
@@ -274,22 +314,51 @@ class PracticeSession:
         transcript = stream.finish(recording) if stream is not None else None
         analysis = analyze_answer(clip, self.engines, context, self.baseline, transcript,
                                   self._line_voice.result(), signal.result())
-        return self._react(analysis, recording.outcome.value, t0)
+        return self.react(analysis, recording.outcome.value, t0)
 
-    def _react(self, analysis: TurnAnalysis, outcome: str, t0: float) -> TurnRecord:
+    def react(self, analysis: TurnAnalysis, outcome: str = "typed", t0: float | None = None) -> TurnRecord:
+        """Let the customer react to an analysed answer and add it to the conversation (``answer``
+        does this for a recording; a typed answer's analysis comes here directly)."""
+        t0 = time.monotonic() if t0 is None else t0
         answered = self.current_line
+        stage = stage_of(len(self.turns), self.state.accepted, self.scenario.safety)
         self.state, reaction = customer.react(self.scenario, self.state, analysis)
         self.current_line = self._voice_line(reaction.line, reaction.kind, reaction.anger_after)
         self._line_voice = self._measure_line()
-        record = TurnRecord(len(self.turns), answered, outcome, analysis, reaction, time.monotonic() - t0)
+        card = self.scorecard([*(t.analysis for t in self.turns), analysis],
+                              [*(t.card.stage for t in self.turns), stage])
+        record = TurnRecord(len(self.turns), answered, outcome, analysis, reaction, time.monotonic() - t0,
+                            card.turns[-1], card.score)
         self.turns.append(record)
-        log.info("turn %d scored %d, anger %d -> %d", record.index, analysis.content.score,
+        log.info("turn %d: conversation scores %d, anger %d -> %d", record.index, card.score,
                  reaction.anger_before, reaction.anger_after)
         return record
 
+    def scorecard(self, analyses: list[TurnAnalysis] | None = None, stages: list[str] | None = None) -> Scorecard:
+        """The conversation's scorecard over ``analyses`` given in ``stages`` (default: the
+        answers judged so far)."""
+        if analyses is None:
+            analyses, stages = [t.analysis for t in self.turns], [t.card.stage for t in self.turns]
+        goals = self.rules.goals
+        called_for = called_for_goals(goals, self._model_answer.result(), self.scenario.safety)
+        return build_scorecard(analyses, stages, goals, called_for, frozenset(self.scenario.focus),
+                               self.rules.delivery_points)
+
+    def examples(self) -> dict[str, str]:
+        """Goal id -> the words of this scenario's model answer that meet it."""
+        model = self._model_answer.result()
+        found = {}
+        for goal in self.rules.goals:
+            for item_id in goal.items:
+                f = model.finding(item_id)
+                if f is not None and f.hit and f.evidence:
+                    found.setdefault(goal.id, f.evidence[0].quote)
+        return found
+
     def result(self) -> SessionResult:
         curve = (self.scenario.persona.anger, *(t.reaction.anger_after for t in self.turns))
-        analyses = [t.analysis for t in self.turns]
-        score = round(sum(a.content.score for a in analyses) / len(analyses)) if analyses else 0
+        card = self.scorecard()
+        tips = make_tips([t.analysis for t in self.turns], card, self.engines.rubric, self.rules.goals,
+                         self.examples())
         return SessionResult(self.scenario.id, self.scenario.title, tuple(self.turns), curve,
-                             self.state.ending, score, make_tips(analyses, self.engines.rubric))
+                             self.state.ending, card, tips, self.scenario.model_answer)

@@ -145,16 +145,16 @@ def _insert_turn(c, session_id: int, turn: dict, audio_path: str | None) -> None
     data = json_safe(turn)
     data.get("customer", {}).pop("audio_path", None)  # a cache file of this machine only
     reaction = data.get("reaction", {})
+    # A turn has no score of its own: it stores the conversation's score once it was judged.
+    score = int(data.get("score_after", data.get("content", {}).get("score", 0)))
     c.execute(turns.insert().values(
         session_id=session_id, idx=int(data["index"]), created_at=_now(),
         customer_text=data.get("customer", {}).get("text", ""),
         transcript=data.get("transcript", {}).get("text", ""),
-        score=int(data.get("content", {}).get("score", 0)),
-        anger_before=int(reaction.get("anger_before", 0)),
+        score=score, anger_before=int(reaction.get("anger_before", 0)),
         anger_after=int(reaction.get("anger_after", 0)), data=data, audio_path=audio_path))
-    # A running score keeps an unfinished session (kiosk left mid-way) in the history.
-    mean = c.execute(select(func.avg(turns.c.score)).where(turns.c.session_id == session_id)).scalar()
-    c.execute(update(sessions).where(sessions.c.id == session_id).values(score=round(float(mean))))
+    # The conversation's score so far keeps an unfinished session (kiosk left mid-way) in the history.
+    c.execute(update(sessions).where(sessions.c.id == session_id).values(score=score))
 
 
 class Store:

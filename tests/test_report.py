@@ -22,11 +22,8 @@ def test_session_report_has_tips_charts_and_quotes(judged_session, tmp_path):
     html = (tmp_path / "report.html").read_text()
     md = md_path.read_text()
     report = json.loads(json_path.read_text())
-    # Every tip of the result, with its guide, in both formats; never more than three.
-    assert 1 <= len(result.tips) <= 3
-    for tip in result.tips:
-        assert f"guide {tip.source}" in md
-        assert f"Guide {tip.source}:" in html
+    # A good first answer leaves nothing to fix yet, and the report says so.
+    assert result.tips == () and "Nothing to fix this time" in md
     # The trainee's words are quoted where they earned points.
     turn = result.turns[0]
     hits = [f for f in turn.analysis.content.items if f.hit]
@@ -44,12 +41,34 @@ def test_session_report_has_tips_charts_and_quotes(judged_session, tmp_path):
     assert report["scenario_id"] == "late-delivery"
 
 
+def test_every_tip_is_in_both_reports_with_its_guide(engines, judged_session, tmp_path):
+    """A weak answer to the same customer, with the real answer's measured delivery."""
+    from analysis.content import score_content, typed_transcript
+    from analysis.turn import TurnAnalysis
+    from kiosk.session import PracticeSession
+    from scenarios.library import load_library
+
+    result, baseline = judged_session
+    scenario = load_library().get("late-delivery")
+    session = PracticeSession(scenario, engines, baseline)
+    transcript = typed_transcript("Okay. Is there anything else?")
+    session.react(TurnAnalysis(transcript, result.turns[0].analysis.delivery,
+                               score_content(transcript, engines.rubric, scenario.scoring_context())))
+    weak = session.result()
+    _, md_path = write_reports(weak, tmp_path, baseline)
+    md, html = md_path.read_text(), (tmp_path / "report.html").read_text()
+    assert 1 <= len(weak.tips) <= 3
+    for tip in weak.tips:
+        assert f"guide {tip.source}" in md and f"Guide {tip.source}:" in html
+        assert tip.example is None or tip.example in scenario.model_answer
+
+
 def test_names_and_transcripts_are_escaped_everywhere(judged_session):
     result, baseline = judged_session
     data = copy.deepcopy(session_dict(result, baseline))
     data["trainee"] = {"name": XSS}
     data["turns"][0]["transcript"]["text"] = f"I said {XSS} and <b>meant</b> it"
-    data["tips"][0]["quote"] = "<img src=x onerror=alert(1)>"
+    data["tips"] = [{"id": "x", "text": "Say sorry", "quote": "<img src=x onerror=alert(1)>", "source": "003"}]
     html = render_page_html(XSS, render_session_html(data))
     assert "<script>" not in html and "<img" not in html and "<b>meant" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html

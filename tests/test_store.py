@@ -88,7 +88,7 @@ def test_a_real_session_round_trips_with_its_measures_and_quotes(store, judged_s
     store.add_turn(session_id, result.turns[0].to_dict(), str(recording))
     # Stored before the end: an abandoned session is still in the history, with a running score.
     partial = store.session_report(session_id)
-    assert partial["ending"] is None and partial["score"] == result.turns[0].analysis.content.score
+    assert partial["ending"] is None and partial["score"] == result.turns[0].score_after
     assert partial["anger_curve"] == list(result.anger_curve)
     store.finish_session(session_id, result.to_dict())
     report = store.session_report(session_id)

@@ -92,7 +92,8 @@ def test_a_practice_session_through_the_api(kiosk, answer_wav):
     assert feedback.count('class="tip"') <= 3
     # Leaving stores the ending; the visit is gone.
     assert client.delete(f"/api/visits/{token}", headers=KIOSK).status_code == 204
-    assert store.session_report(summary.id)["tips"]
+    stored = store.session_report(summary.id)
+    assert stored["score"] == turn["turn"]["score_after"] and stored["tips"] == []  # a good first answer
     gone = client.get(f"/api/visits/{token}/feedback")
     assert gone.status_code == 404 and "start again" in gone.json()["error"]
     assert not (settings.audio_dir).exists()                            # nothing kept without opt-in

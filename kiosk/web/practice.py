@@ -123,8 +123,8 @@ def _turn_json(token: str, visit: Visit, record: TurnRecord) -> dict:
     verdicts = [{"id": v.id, "status": v.status, "detail": v.detail}
                 for v in (a.delivery.speak_slowly, a.delivery.lower_voice) if v is not None]
     practice = visit.practice
-    return {"turn": {"index": record.index, "transcript": a.transcript.text, "score": a.content.score,
-                     "verdicts": verdicts,
+    return {"turn": {"index": record.index, "transcript": a.transcript.text, "score_after": record.score_after,
+                     "card": record.card.to_dict(), "verdicts": verdicts,
                      "reaction": {"anger_before": r.anger_before, "anger_after": r.anger_after,
                                   "reasons": list(r.reasons), "ending": r.ending}},
             "finished": practice.finished, "ending": practice.state.ending,

@@ -220,7 +220,7 @@ async def round_answer(request: Request, round_id: int, name: str,
             return record
 
     record = await run_in_threadpool(judge)
-    return {"name": name, "score": record.analysis.content.score,
+    return {"name": name, "score": record.score_after,
             "anger_after": record.reaction.anger_after}
 
 
