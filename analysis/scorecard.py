@@ -164,13 +164,15 @@ def build_scorecard(answers: Sequence[TurnAnalysis], stages: Sequence[str], goal
     ``answers`` are its analysed answers in order and ``stages`` the moment each was given in
     (``stage_of``); ``called_for`` is ``called_for_goals`` of the scenario; a goal holding one
     of the scenario's ``focus`` items weighs double; ``delivery_points`` is what each delivery
-    verdict judged "needs work" costs. A closing goal counts only once the conversation reached
-    a closing answer: until then the moment for it has not come."""
+    verdict judged "needs work" costs. A way forward is owed from the first answer on (a
+    conversation stopped after one answer that offered nothing is not complete), but a closing
+    goal counts only once the conversation reached a closing answer: until then the moment for
+    it has not come. An answer's card lists as missing only what its own moment calls for."""
     first: dict[str, ItemCredit] = {}
     penalties: list[PenaltyHit] = []
     cards: list[TurnCard] = []
     order: list[str] = []
-    reached = max((_ORDER[s] for s in stages), default=0)
+    reached = max([_ORDER["solving"], *(_ORDER[s] for s in stages)])
     counted = {g.id for g in goals if g.id in called_for and _ORDER[g.stage] <= reached}
     for n, (answer, stage) in enumerate(zip(answers, stages)):
         content, added = answer.content, []

@@ -135,6 +135,17 @@ def test_the_close_counts_only_once_the_conversation_reaches_it(calm):
     assert card.score < 100 and not card.goal("close").met and card.turns[-1].still_missing == ("close",)
 
 
+def test_a_way_forward_is_owed_from_the_first_answer(calm):
+    """Stopped after one answer that only said sorry, a conversation is not complete; the
+    answer's own card still asks only for what an opening answer calls for."""
+    scenario = LIBRARY.get("faulty-kettle")
+    called = called_for_goals(RULES.goals, model_answer_content(scenario, RUBRIC), scenario.safety)
+    sorry = build_scorecard([analysed(scenario, "I'm so sorry, a new kettle tripping the power is worrying.", calm)],
+                            ["opening"], RULES.goals, called)
+    assert sorry.goal("sorry").met and not sorry.goal("way_forward").met and sorry.score < 100
+    assert "way_forward" not in sorry.turns[0].still_missing
+
+
 def test_a_rushed_or_raised_answer_costs_points(calm):
     scenario = LIBRARY.get("late-delivery")
     called = called_for_goals(RULES.goals, model_answer_content(scenario, RUBRIC), scenario.safety)
