@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analysis import learned  # noqa: E402
-from analysis.content import MECHANICAL, Rubric, _applies, _Scorer, typed_transcript  # noqa: E402
+from analysis.content import MECHANICAL, Rubric, Scorer, applies, typed_transcript  # noqa: E402
 from analysis.semantic import load_encoder  # noqa: E402
 from scenarios.library import load_library  # noqa: E402
 from scenarios.rubric import RUBRIC_PATH, load_rubric, weights_path  # noqa: E402
@@ -76,12 +76,12 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
     library, out, names = load_library(), [], ()
     started = time.monotonic()
     for n, a in enumerate(answers, 1):
-        scorer = _Scorer(typed_transcript(a["text"]), rubric, encoder)
+        scorer = Scorer(typed_transcript(a["text"]), rubric, encoder)
         if not scorer.units:
             continue
         features, names = scorer.features()
         context = library.get(a["scenario"]).scoring_context()
-        applicable = frozenset(i.id for i in rubric.items if i.id not in MECHANICAL and _applies(i, context))
+        applicable = frozenset(i.id for i in rubric.items if i.id not in MECHANICAL and applies(i, context))
         positives = {}
         for item_id in set(a["labels"]) & applicable:
             units = np.zeros(len(scorer.units))
