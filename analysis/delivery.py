@@ -101,7 +101,7 @@ class Verdict:
 class DeliveryMeasures:
     duration_s: float
     speech_s: float
-    """From the first word's start to the last word's end."""
+    """The speaking span: onset of the first voiced stretch to offset of the last (``rate.speaking_span``)."""
     words: int
     wpm: float
     syllables: int
@@ -240,8 +240,7 @@ def measure(clip: Clip, transcript: Transcript, signal: Signal | None = None) ->
     voiced = voiced[np.isfinite(voiced)]
     f0_med, f0_p10, f0_p90 = (np.percentile(voiced, [50, 10, 90]) if voiced.size
                               else (float("nan"),) * 3)
-    start = words[0].start_s if words else 0.0
-    end = words[-1].end_s if words else 0.0
+    start, end = rate.speaking_span(levels, words)
     speech_s = max(0.0, end - start)
     n_words = rate.spoken_word_count(transcript)
     pauses = rate.find_pauses(levels, start, end) if words else rate.Pauses(0, 0.0, 0.0)

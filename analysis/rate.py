@@ -1,8 +1,10 @@
 """Speaking rate, pauses and fillers, from Whisper's word timings and the signal's intensity.
 
-Words per minute counts the words as spoken, over the time from the first word to the last, so
-leading and trailing silence do not dilute it. The syllable count from intensity peaks (after
-de Jong & Wempe, 2009) is a cross-check that needs no transcript.
+Words per minute counts the words as spoken over the speaking span heard in the signal (onset of
+the first voiced stretch to offset of the last), not over Whisper's word times: tiny.en puts the
+first word at 0.0 s when an answer starts with silence, so its span would count that silence as
+speech. The syllable count from intensity peaks (after de Jong & Wempe, 2009) is a cross-check
+that needs no transcript.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ FILLER_PROMPT = "Umm, let me think like, hmm... Okay, here is what I am, like, t
 transcripts and drops "um" and "uh" unless its prompt shows them (tests/test_delivery_fillers.py);
 on fluent speech the prompt adds none. Pass it to ``Transcriber.transcribe(clip, prompt=...)``
 for answers whose fillers should be counted."""
-_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|s)?|[a-z']+")
-"""A number (with thousands commas, decimals, an ordinal suffix) or a word."""
+_TOKEN = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th|s)?|[a-z']+")
+"""A number (with thousands commas, decimals, an ordinal suffix) or a word. A comma counts only
+between groups of three digits: "In 1465, they..." is a year followed by a comma, not 1,465."""
 
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -129,6 +132,21 @@ def find_pauses(levels: FrameLevels, start_s: float, end_s: float) -> Pauses:
     return Pauses(len(lengths), round(float(sum(lengths)), 3), round(float(max(lengths, default=0.0)), 3))
 
 
+def speaking_span(levels: FrameLevels, words) -> tuple[float, float]:
+    """Start and end of the speaking (s): the first and last active-voice frame between the first
+    word's start and the last word's end. Inside the words the signal decides, so silence Whisper
+    folded into its first or last word is not speech; the words bound the search, so where the
+    energy track cannot tell the voice from the room (a babble of other voices) the span is no
+    longer than Whisper's. Falls back to the words' own span when no frame is voiced."""
+    if not words:
+        return 0.0, 0.0
+    lo, hi = words[0].start_s, words[-1].end_s
+    voiced = levels.times_s[voice_frames(levels) & (levels.times_s >= lo) & (levels.times_s <= hi)]
+    if voiced.size == 0:
+        return lo, hi
+    return float(voiced[0]), float(voiced[-1])
+
+
 def voice_frames(levels: FrameLevels) -> np.ndarray:
     """The active-speech frames without blips shorter than MIN_VOICE_S (noise, reverberation)."""
     voice = levels.speech.copy()
@@ -205,9 +223,9 @@ def find_trend(transcript: Transcript, levels: FrameLevels) -> Trend | None:
     """Did the pace or the level drift between the first and the last third of the speech?
     Whole thirds and a percentile measure a sustained drift, not a single word."""
     words = transcript.words
-    if not words or words[-1].end_s - words[0].start_s < TREND_MIN_S:
+    start, end = speaking_span(levels, words)
+    if not words or end - start < TREND_MIN_S:
         return None
-    start, end = words[0].start_s, words[-1].end_s
     third = (end - start) / 3
     spans = ((start, start + third), (end - third, end))
     rates, loud = [], []

@@ -137,6 +137,7 @@ def test_getting_louder_is_a_sustained_drift_not_one_loud_word(transcriber):
                                          ("I can refund 25 dollars", ["i", "can", "refund", "twenty", "five", "dollars"]),
                                          ("1,250 items", ["one", "thousand", "two", "hundred", "fifty", "items"]),
                                          ("in 1905", ["in", "nineteen", "oh", "five"]),
+                                         ("In 1465, they", ["in", "fourteen", "sixty", "five", "they"]),
                                          ("3.5 percent", ["three", "point", "five", "percent"])])
 def test_numbers_count_as_the_words_said(text, words):
     assert rate.normalize(text) == words
