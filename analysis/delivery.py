@@ -20,6 +20,10 @@ CALM_WPM = (120.0, 150.0)
 """Comfortable, calm speech (words per minute)."""
 HESITANT_WPM = 100.0
 RUSHED_WPM = 160.0
+"""Without a baseline, a pace above this is rushed."""
+RUSHED_CAP_WPM = 180.0
+"""Above this a pace is rushed whatever the trainee's own calm pace: a fast calibration reading
+must not excuse an answer the customer cannot follow."""
 FASTER_RATIO = 1.15
 """Rate more than 15 % above the trainee's calm baseline counts as speeding up."""
 LOUDER_DB = 4.0
@@ -95,6 +99,28 @@ class Verdict:
     tip: str
     """One sentence of advice, citing the guide."""
     source: str = "003"
+
+
+@dataclass(frozen=True)
+class PaceBand:
+    """The paces the speak_slowly verdict passes. The pace chart draws this very band, so a dot
+    outside it always goes with "needs work" and a dot inside with "pass"."""
+
+    low_wpm: float
+    """Below this the verdict's detail says the pace sounds hesitant (a slow pace never fails
+    "speak slowly")."""
+    high_wpm: float
+    """Above this the verdict is "needs work"."""
+    capped: bool
+    """The top is RUSHED_CAP_WPM, below the trainee's own limit (calm pace x FASTER_RATIO)."""
+
+
+def pace_band(baseline_wpm: float | None) -> PaceBand:
+    """The band for a trainee whose calm pace is ``baseline_wpm`` (None: no baseline yet)."""
+    if baseline_wpm is None or not math.isfinite(baseline_wpm) or baseline_wpm <= 0:
+        return PaceBand(HESITANT_WPM, RUSHED_WPM, False)
+    own = FASTER_RATIO * baseline_wpm
+    return PaceBand(HESITANT_WPM, min(own, RUSHED_CAP_WPM), own > RUSHED_CAP_WPM)
 
 
 @dataclass(frozen=True)
@@ -311,13 +337,22 @@ def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
     tip = "Slow down: a calm, unhurried pace shows the customer you are in control (guide 003)."
     if not math.isfinite(m.wpm):
         return Verdict("speak_slowly", "unknown", "too little speech to measure your pace", tip)
+    band = pace_band(baseline.wpm if baseline is not None else None)
+    rushed = m.wpm > band.high_wpm
     if m.rate_ratio is not None:
-        detail = f"{m.wpm:.0f} words/min, {m.rate_ratio:.2f}x your calm pace of {baseline.wpm:.0f}"
-        status = "needs_work" if m.rate_ratio > FASTER_RATIO or m.wpm > RUSHED_WPM + 20 else "pass"
+        own = f"{m.rate_ratio:.2f}x your calm pace of {baseline.wpm:.0f}"
+        if rushed and band.capped:
+            detail = (f"{m.wpm:.0f} words a minute: above {RUSHED_CAP_WPM:.0f} is rushed whatever your "
+                      f"usual pace ({own})")
+        else:
+            detail = f"{m.wpm:.0f} words/min, {own}"
     else:
         detail = f"{m.wpm:.0f} words/min (calm is {CALM_WPM[0]:.0f}-{CALM_WPM[1]:.0f}"
-        detail += f"; under {HESITANT_WPM:.0f} sounds hesitant)" if m.wpm < HESITANT_WPM else ")"
-        status = "needs_work" if m.wpm > RUSHED_WPM else "pass"
+        if rushed:
+            detail += f"; above {band.high_wpm:.0f} is rushed)"
+        else:
+            detail += f"; under {band.low_wpm:.0f} sounds hesitant)" if m.wpm < band.low_wpm else ")"
+    status = "needs_work" if rushed else "pass"
     if "sped_up" in m.trend:
         detail += f", and {m.rate_trend_ratio:.2f}x faster by the end than at the start"
         status = "needs_work"

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from analysis.delivery import PaceBand
+
 WIDTH, HEIGHT = 560, 170
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 14, 28
 """Plot margins in SVG units: room for the y labels on the left and the x labels below."""
@@ -141,13 +143,15 @@ def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, w
     return _svg(f"Your {what} over the answer: {summary}.", body, "contour")
 
 
-def rate_chart(wpm: float | None, calm_wpm: tuple[float, float], baseline_wpm: float | None = None) -> Markup:
-    """Words per minute on a scale from hesitant to rushed, with the calm range shaded."""
+def rate_chart(wpm: float | None, band: PaceBand, baseline_wpm: float | None = None) -> Markup:
+    """Words per minute on a scale from hesitant to rushed, with the band the speak_slowly verdict
+    passes shaded (``analysis.delivery.pace_band``): a dot outside it is the verdict's "needs
+    work", so the picture cannot say otherwise than the words beside it."""
     f = _Frame((60.0, 220.0), (0.0, 1.0))
     y_top, y_bottom = TOP + 18, HEIGHT - BOTTOM - 40
-    body = [f'<rect class="calm-band" x="{f.x(calm_wpm[0]):.1f}" y="{y_top}" '
-            f'width="{f.x(calm_wpm[1]) - f.x(calm_wpm[0]):.1f}" height="{y_bottom - y_top}"/>',
-            _text((f.x(calm_wpm[0]) + f.x(calm_wpm[1])) / 2, y_top - 5, "calm", "band-label"),
+    lo, hi = round(f.x(band.low_wpm), 1), round(f.x(min(band.high_wpm, 220.0)), 1)
+    body = [f'<rect class="calm-band" x="{lo:.1f}" y="{y_top}" width="{hi - lo:.1f}" height="{y_bottom - y_top}"/>',
+            _text((lo + hi) / 2, y_top - 5, "calm enough", "band-label"),
             f'<line class="axis" x1="{LEFT}" y1="{y_bottom}" x2="{WIDTH - RIGHT}" y2="{y_bottom}"/>']
     for t in range(60, 221, 20):
         body.append(_text(f.x(t), y_bottom + 16, str(t)))
@@ -164,8 +168,9 @@ def rate_chart(wpm: float | None, calm_wpm: tuple[float, float], baseline_wpm: f
         body.append(f'<circle class="marker" cx="{x:.1f}" cy="{(y_top + y_bottom) / 2:.1f}" r="8"/>')
         body.append(_text(min(max(x, LEFT + 14), WIDTH - RIGHT - 14), (y_top + y_bottom) / 2 - 12, f"{wpm:.0f}",
                           "value-label"))
-        label = (f"Your pace: {wpm:.0f} words per minute; calm is {calm_wpm[0]:.0f} to {calm_wpm[1]:.0f}"
-                 + (f", your own calm pace {baseline_wpm:.0f}" if baseline_wpm else "") + ".")
+        verdict = "rushed" if wpm > band.high_wpm else "calm enough"
+        label = (f"Your pace: {wpm:.0f} words per minute, {verdict}; calm enough is {band.low_wpm:.0f} to "
+                 f"{band.high_wpm:.0f}" + (f", your own calm pace {baseline_wpm:.0f}" if baseline_wpm else "") + ".")
     return _svg(label, body, "rate")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from markupsafe import Markup
 
-from analysis.delivery import CALM_WPM, HIGHER_ST, LOUDER_DB, Baseline
+from analysis.delivery import HIGHER_ST, LOUDER_DB, Baseline, pace_band
 from kiosk import plots
 from kiosk.session import SessionResult
 
@@ -82,7 +82,8 @@ def turn_charts(turn: dict, baseline: dict | None) -> dict[str, Markup]:
                                      band=f0_band, reference=f0_ref),
         "level": plots.contour_chart(times, d.get("level_contour_db") or [], what="loudness", unit="dBFS",
                                      band=level_band, reference=level_ref),
-        "rate": plots.rate_chart(_number(d.get("wpm")), CALM_WPM, _number((baseline or {}).get("wpm"))),
+        "rate": plots.rate_chart(_number(d.get("wpm")), pace_band(_number((baseline or {}).get("wpm"))),
+                                 _number((baseline or {}).get("wpm"))),
     }
 
 

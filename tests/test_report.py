@@ -9,6 +9,7 @@ import re
 
 from conftest import run_kiosk
 from kiosk.history import export_csv, load_history, render_history_markdown, render_history_page
+from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
 from kiosk.report import render_markdown, render_page_html, render_session_html, session_dict, write_reports
 from kiosk.store import Store
@@ -28,10 +29,10 @@ def test_session_report_has_tips_charts_and_quotes(judged_session, tmp_path):
     turn = result.turns[0]
     hits = [f for f in turn.analysis.content.items if f.hit]
     assert hits and all(f"“{f.evidence[0].quote}”" in md for f in hits)
-    # Pitch and loudness against the calm band, pace against 120-150 wpm, the anger curve.
+    # Pitch and loudness against the calm band, pace against the band its verdict used, the anger curve.
     assert html.count('class="chart contour"') == 2 and html.count('class="calm-band"') >= 3
     assert 'class="chart rate"' in html and 'class="chart anger"' in html
-    assert "calm is 120 to 150" in html
+    assert "calm enough is 100 to " in html
     # Charts describe themselves in words, with the numbers of this answer.
     assert f"{round(turn.analysis.delivery.wpm)} words per minute" in html
     curve = ", then ".join(str(a) for a in result.anger_curve)
@@ -85,7 +86,7 @@ def test_charts_show_gaps_bands_and_missing_baselines():
     assert "calm-band" not in bare and "no calm baseline" in bare
     assert "No pitch could be measured" in contour_chart(times, [None] * 6, what="pitch", unit="Hz",
                                                          band=None, reference=None)
-    assert "could not be measured" in rate_chart(None, (120.0, 150.0))
+    assert "could not be measured" in rate_chart(None, pace_band(None))
     assert anger_chart([3, 2, 1]).count('class="marker"') == 3
 
 
