@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from analysis.delivery import Baseline
 from kiosk.errors import StoreError, StoreUnavailable, UnknownTrainee  # noqa: F401 - callers catch them here
 from kiosk.store_db import connect, normalise_url, unavailable  # noqa: F401 - normalise_url is public here
-from kiosk.store_schema import NAME_MAX, SCHEMA_VERSION, meta, rounds, sessions, trainees, turns
+from kiosk.store_migrations import SCHEMA_VERSION  # noqa: F401 - callers read it here
+from kiosk.store_schema import NAME_MAX, meta, rounds, sessions, trainees, turns
 
 log = logging.getLogger(__name__)
 

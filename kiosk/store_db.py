@@ -1,5 +1,6 @@
-"""Connecting to the kiosk's database: URLs, SQLite's settings, the schema-version check, and
-turning a database that cannot be reached, is locked or sits on a full disk into one sentence.
+"""Connecting to the kiosk's database: URLs, SQLite's settings, the schema version (created,
+upgraded by kiosk.store_migrations, or refused when newer than this kiosk), and turning a
+database that cannot be reached, is locked or sits on a full disk into one sentence.
 
 Kept apart from kiosk.store, which holds what is stored; this module holds only how the
 connection is made and how its failures read.
@@ -10,12 +11,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect, select
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from kiosk import store_migrations
 from kiosk.errors import StoreError, StoreUnavailable
-from kiosk.store_schema import SCHEMA_VERSION, meta, metadata
+from kiosk.store_schema import meta, metadata
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,8 @@ def unavailable(exc: OperationalError) -> StoreUnavailable:
 
 
 def connect(url: str) -> Engine:
-    """An engine on ``url`` with the kiosk's tables: created on a fresh database, checked on an
-    existing one (another schema version is refused rather than guessed at)."""
+    """An engine on ``url`` with the kiosk's tables: created on a fresh database, upgraded on one
+    an older kiosk wrote, refused on one a newer kiosk wrote (never guessed at)."""
     url = normalise_url(url)
     try:
         parsed = make_url(url)
@@ -94,6 +96,7 @@ def connect(url: str) -> Engine:
 
 
 def _check_schema(engine: Engine) -> None:
+    target = store_migrations.SCHEMA_VERSION
     names = set(inspect(engine).get_table_names())
     if meta.name not in names:
         if names & {t.name for t in metadata.sorted_tables}:
@@ -101,13 +104,34 @@ def _check_schema(engine: Engine) -> None:
                              "schema version: point KIOSK_DB_URL at a fresh database")
         metadata.create_all(engine)
         with engine.begin() as c:
-            c.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-        log.info("created kiosk tables (schema %d)", SCHEMA_VERSION)
+            c.execute(meta.insert().values(key="schema_version", value=str(target)))
+        log.info("created kiosk tables (schema %d)", target)
         return
     with engine.connect() as c:
-        found = c.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
-    if found != str(SCHEMA_VERSION):
+        found = store_migrations.stored_version(c)
+    if found is None or not found.isdigit():
+        raise StoreError(f"the database {shown(str(engine.url))} has no readable schema version "
+                         f"({found!r}): point KIOSK_DB_URL at a kiosk database or a fresh one")
+    if int(found) > target:
         raise StoreError(
-            f"the database {shown(str(engine.url))} has schema version {found}, this kiosk "
-            f"needs {SCHEMA_VERSION}: run the matching kiosk version, or use a fresh database")
+            f"the database {shown(str(engine.url))} has schema version {found}, newer than this "
+            f"kiosk's {target}: run the newer kiosk version, or use a fresh database")
+    _upgrade(engine, int(found))
     metadata.create_all(engine)  # checkfirst: adds nothing to a complete schema
+
+
+def _upgrade(engine: Engine, found: int) -> None:
+    """Each pending step in its own transaction: a step that fails is rolled back whole, so the
+    database stays as the last step that succeeded left it, and the kiosk says so and stops."""
+    for step in store_migrations.pending(found, store_migrations.MIGRATIONS):
+        try:
+            with engine.begin() as c:
+                ran = store_migrations.apply_one(c, step)
+        except SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StoreError(
+                f"could not upgrade the database {shown(str(engine.url))} to schema {step.version} "
+                f"({step.what}): {detail}; it was left as it was, at schema {found}") from exc
+        if ran:
+            log.info("upgraded the database to schema %d: %s", step.version, step.what)
+        found = step.version

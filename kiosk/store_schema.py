@@ -1,14 +1,13 @@
 """The kiosk's tables (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
 
-Kept apart from kiosk.store so the shape of the data can be read at a glance. Every change here
-bumps SCHEMA_VERSION: a kiosk refuses a database written by another version rather than guess.
+Kept apart from kiosk.store so the shape of the data can be read at a glance. This is the shape a
+fresh database gets; every change here comes with a step in kiosk.store_migrations that makes the
+same change to a database an older kiosk wrote.
 """
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
 
-SCHEMA_VERSION = 1
-"""Bump with every change to the tables below; a kiosk refuses a database of another version."""
 NAME_MAX = 40
 
 metadata = MetaData()
@@ -36,7 +35,7 @@ sessions = Table("sessions", metadata,
                  Column("scenario_id", String(80), nullable=False, index=True),
                  Column("scenario_title", String(200), nullable=False),
                  Column("started_at", DateTime(timezone=True), nullable=False, index=True),
-                 Column("finished_at", DateTime(timezone=True)),
+                 Column("finished_at", DateTime(timezone=True), index=True),
                  Column("ending", String(20)),
                  Column("score", Integer),
                  Column("anger_curve", JSON),

@@ -251,7 +251,7 @@ def test_a_database_of_another_schema_version_is_refused(store):
     assert store.schema_version == SCHEMA_VERSION
     with store.engine.begin() as c:
         c.execute(text("UPDATE kiosk_meta SET value = '99' WHERE key = 'schema_version'"))
-    with pytest.raises(StoreError, match=f"schema version 99, this kiosk needs {SCHEMA_VERSION}"):
+    with pytest.raises(StoreError, match=f"schema version 99, newer than this kiosk's {SCHEMA_VERSION}"):
         Store.open(url)
 
 
@@ -291,3 +291,141 @@ def test_trainees_and_purge_commands(tmp_path):
     purged = run_kiosk("purge", "--days", "90", env=env)
     assert purged.returncode == 0 and "Purged 1 sessions, 1 trainees" in purged.stdout
     assert "Nobody has practised yet." in run_kiosk("trainees", env=env).stdout
+
+
+# Upgrading a database an older kiosk wrote (kiosk.store_migrations)
+
+V1_FIXTURE = Path(__file__).parent / "data" / "store" / "store_v1.db"
+"""Written by the first release (schema 1) with scripts/store_fixture.py; see its README."""
+
+
+def _rows(engine) -> dict[str, list[tuple]]:
+    """Every row of every kiosk table except the version row, in a stable order."""
+    from sqlalchemy import select
+
+    from kiosk.store_schema import metadata
+
+    with engine.connect() as c:
+        return {t.name: sorted(tuple(str(v) for v in row) for row in c.execute(select(t)))
+                for t in metadata.sorted_tables if t.name != "kiosk_meta"}
+
+
+def _indexes(engine) -> set[str]:
+    from sqlalchemy import inspect
+
+    return {ix["name"] for ix in inspect(engine).get_indexes("sessions")}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def v1_url(request, tmp_path):
+    """A database exactly as the first release left it: the fixture file itself on SQLite; on
+    PostgreSQL the same rows in the first release's tables (today's, less what later steps add)."""
+    from sqlalchemy import create_engine, select
+
+    from kiosk.store_schema import meta, metadata
+
+    if request.param == "sqlite":
+        assert V1_FIXTURE.is_file(), V1_FIXTURE
+        shutil.copy(V1_FIXTURE, tmp_path / "kiosk.db")
+        yield f"sqlite:///{tmp_path / 'kiosk.db'}"
+        return
+    url = normalise_url(request.getfixturevalue("postgres_url"))
+    source, pg = create_engine(f"sqlite:///{V1_FIXTURE}"), create_engine(url)
+    metadata.create_all(pg)
+    with source.connect() as read, pg.begin() as write:
+        write.execute(text("DROP INDEX ix_sessions_finished_at"))
+        for table in metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in read.execute(select(table))]
+            if rows:
+                write.execute(table.insert(), rows)
+        assert write.execute(select(meta.c.value)).scalar() == "1"
+    source.dispose()
+    yield url
+    metadata.drop_all(pg)
+    pg.dispose()
+
+
+def test_the_fixture_was_written_by_the_first_release():
+    import sqlite3
+
+    with sqlite3.connect(f"file:{V1_FIXTURE}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT value FROM kiosk_meta WHERE key = 'schema_version'").fetchone() == ("1",)
+
+
+def test_a_first_release_database_upgrades_with_its_history_intact(v1_url):
+    from sqlalchemy import create_engine
+
+    from analysis.delivery import Baseline
+
+    raw = create_engine(v1_url)
+    before = _rows(raw)
+    assert "ix_sessions_finished_at" not in _indexes(raw)
+    store = Store.open(v1_url)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert "ix_sessions_finished_at" in _indexes(raw)
+        assert _rows(raw) == before                                      # not one row changed
+        roster = {r.trainee.name: r for r in store.roster()}
+        assert set(roster) == {"Ana López", "10442", "Sam"}
+        assert roster["Ana López"].trainee.baseline == Baseline(196.5, -23.4, 138.0, -6.2)
+        assert roster["10442"].trainee.baseline == Baseline(112.0, -19.8, 151.5, -4.9)
+        assert roster["Sam"].trainee.baseline is None and roster["Ana López"].trainee.keep_audio
+        by_scenario = {s.scenario_id: s for s in store.sessions()}
+        assert {k: (s.ending, s.turns, s.score) for k, s in by_scenario.items()} == {
+            "late-delivery": ("resolved", 2, 70), "faulty-kettle": ("walked_out", 1, 10),
+            "no-receipt-return": (None, 2, 60)}
+        assert by_scenario["faulty-kettle"].round_id is not None
+        report = store.session_report(by_scenario["late-delivery"].id)
+        assert [t["audio_kept"] for t in report["turns"]] == [True, True]
+        assert [t["transcript"]["text"] for t in report["turns"]] == ["I'm sorry, let me check.",
+                                                                       "I can send a new one today."]
+        assert len(list(store.export_turns())) == 5
+    finally:
+        store.close()
+    Store.open(v1_url).close()                                         # opened again: no step runs twice
+    raw.dispose()
+
+
+def test_a_failed_upgrade_leaves_the_database_as_it_was(v1_url, monkeypatch):
+    from sqlalchemy import create_engine
+
+    from kiosk import store_migrations
+    from kiosk.store_migrations import Migration
+
+    def half_done(c) -> None:
+        c.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        c.execute(text("INSERT INTO notes (id, body) VALUES (1, 'half')"))
+        c.execute(text("UPDATE trainees SET name = 'changed'"))
+        c.execute(text("ALTER TABLE no_such_table ADD COLUMN x INTEGER"))
+
+    monkeypatch.setattr(store_migrations, "MIGRATIONS", (Migration(2, "a step that fails half-way", half_done),))
+    monkeypatch.setattr(store_migrations, "SCHEMA_VERSION", 2)
+    raw = create_engine(v1_url)
+    before = _rows(raw)
+    with pytest.raises(StoreError) as failed:
+        Store.open(v1_url)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "could not upgrade the database" in message and "to schema 2 (a step that fails half-way)" in message
+    assert message.endswith("it was left as it was, at schema 1")
+    from sqlalchemy import inspect
+
+    assert "notes" not in inspect(raw).get_table_names()
+    assert _rows(raw) == before
+    with raw.connect() as c:
+        assert c.execute(text("SELECT value FROM kiosk_meta WHERE key = 'schema_version'")).scalar() == "1"
+    raw.dispose()
+
+
+def test_a_database_from_a_newer_kiosk_is_refused_in_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kiosk.db'}"
+    Store.open(url).close()
+    from sqlalchemy import create_engine
+
+    raw = create_engine(url)
+    with raw.begin() as c:
+        c.execute(text("UPDATE kiosk_meta SET value = '3' WHERE key = 'schema_version'"))
+    raw.dispose()
+    with pytest.raises(StoreError, match=r"^the database sqlite:///\S+ has schema version 3, newer than this "
+                                         r"kiosk's 2: run the newer kiosk version, or use a fresh database$"):
+        Store.open(url)
