@@ -214,6 +214,8 @@ class PracticeSession:
         self._line_voice = self._measure_line()
         self._model_answer = _MODEL_ANSWERS.submit(model_answer_content, scenario, engines.rubric)
         self.rules = load_rules(engines.rubric)
+        self._before_turns: list[tuple[customer.CustomerState, Future[CustomerVoice | None]]] = []
+        """The customer's state and line-voice measure before each turn, for ``undo_last_turn``."""
         self.presynthesis: threading.Thread | None = None
         """The background synthesis of the next lines started by the last ``listen``."""
         self._answered = threading.Event()
@@ -321,6 +323,7 @@ class PracticeSession:
         does this for a recording; a typed answer's analysis comes here directly)."""
         t0 = time.monotonic() if t0 is None else t0
         answered = self.current_line
+        self._before_turns.append((self.state, self._line_voice))
         stage = stage_of(len(self.turns), self.state.accepted, self.scenario.safety)
         self.state, reaction = customer.react(self.scenario, self.state, analysis)
         self.current_line = self._voice_line(reaction.line, reaction.kind, reaction.anger_after)
@@ -354,6 +357,18 @@ class PracticeSession:
                 if f is not None and f.hit and f.evidence:
                     found.setdefault(goal.id, f.evidence[0].quote)
         return found
+
+    def undo_last_turn(self) -> TurnRecord:
+        """Take back the last judged turn, as if it had never been said: the customer waits again
+        on the line that turn answered, with that line's voice measure, so a retry is judged
+        exactly as the first attempt was (mirroring included). The web kiosk calls it when the
+        store refuses the turn: not stored, so not said."""
+        if not self.turns:
+            raise ValueError("no turn to undo")
+        record = self.turns.pop()
+        self.state, self._line_voice = self._before_turns.pop()
+        self.current_line = record.customer
+        return record
 
     def result(self) -> SessionResult:
         curve = (self.scenario.persona.anger, *(t.reaction.anger_after for t in self.turns))

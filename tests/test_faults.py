@@ -94,7 +94,8 @@ def test_an_answer_during_a_database_lock_can_simply_be_given_again(tmp_path, en
     client, store, settings = make_client(tmp_path, engines, pin_hash)
     with client:
         token = visit(client, "Ana")
-        client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
+        opening = client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"},
+                              headers=KIOSK).json()["line"]
         lock = SqliteLock(settings.data_dir / "kiosk.db")
         try:
             refused = upload(client, f"/api/visits/{token}/answer", answer_wav.read_bytes())
@@ -107,7 +108,25 @@ def test_an_answer_during_a_database_lock_can_simply_be_given_again(tmp_path, en
         assert again.status_code == 200 and again.json()["turn"]["index"] == 0
         [summary] = store.sessions()
         assert summary.turns == 1
+        # ...and judged against that line: its words and its raised voice, not the reaction's.
+        [stored] = store.session_report(summary.id)["turns"]
+        assert stored["customer"]["text"] == opening["text"]
+        assert _customer_voice(stored) == _customer_voice(_first_turn_of_a_fresh_visit(client, store, answer_wav))
     store.close()
+
+
+def _first_turn_of_a_fresh_visit(client, store, answer_wav) -> dict:
+    """The same scenario's first turn for another trainee, answered with the same recording."""
+    token = visit(client, "Ben")
+    client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
+    assert upload(client, f"/api/visits/{token}/answer", answer_wav.read_bytes()).status_code == 200
+    ben = next(s for s in store.sessions() if s.trainee_name == "Ben")
+    return store.session_report(ben.id)["turns"][0]
+
+
+def _customer_voice(turn: dict) -> str:
+    """The mirroring verdict's account of the customer's voice: the measure of the line answered."""
+    return turn["delivery"]["mirroring"]["detail"].split(";")[0].split(":")[0]
 
 
 @contextmanager

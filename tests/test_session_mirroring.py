@@ -18,3 +18,20 @@ def test_an_angry_customers_line_reaches_the_mirroring_verdict(engines, synth):
     assert mirroring is not None
     assert "nothing to mirror" not in mirroring.detail   # the customer's raised voice was measured
     assert mirroring.status != "needs_work"               # a calm answer does not mirror it
+
+
+def test_an_undone_turn_is_judged_again_against_the_same_line(engines, synth):
+    """The web kiosk undoes a turn the store refused; the retry must answer the very line the
+    first attempt answered, with that line's raised voice, not the reaction that followed it."""
+    session = PracticeSession(load_library().get("damaged-delivery"), engines)
+    opening, state = session.current_line, session.state
+    answer = record_answer(chunks_from_clip(synth.synthesize(
+        "Calm down, it is not my fault the van driver dropped your table.", DEMO_TRAINEE)))
+    first = session.answer(answer)
+    assert session.current_line != opening                       # the customer has reacted
+    assert session.undo_last_turn() is first
+    assert (session.state, session.current_line, session.turns) == (state, opening, [])
+    retry = session.answer(answer)
+    assert retry.index == first.index == 0 and retry.customer == opening
+    assert retry.analysis.delivery.mirroring == first.analysis.delivery.mirroring
+    assert retry.reaction == first.reaction

@@ -205,7 +205,6 @@ class Kiosk:
         leaves no empty session in the history. ``stream`` is the ``practice.listen()`` that
         heard the recording live, if any.
         """
-        before = (practice.state, practice.current_line, len(practice.turns))
         record = practice.answer(recording, stream=stream)
         path = self._kept(trainee.id, record, recording.speech_clip()) if keep_audio else None
         try:
@@ -217,8 +216,7 @@ class Kiosk:
         except StoreUnavailable:
             # Not stored, so not said: the customer waits for the same answer again, and the
             # trainee's retry becomes this turn instead of a gap in the stored session.
-            practice.state, practice.current_line = before[:2]
-            del practice.turns[before[2]:]
+            practice.undo_last_turn()
             if path:
                 Path(path).unlink(missing_ok=True)
             raise
