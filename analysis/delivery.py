@@ -104,7 +104,8 @@ class Verdict:
 @dataclass(frozen=True)
 class PaceBand:
     """The paces the speak_slowly verdict passes. The pace chart draws this very band, so a dot
-    outside it always goes with "needs work" and a dot inside with "pass"."""
+    outside it always goes with "needs work" and a dot inside with "pass", except for an answer
+    that sped up toward its end: that fails whatever its overall pace, and its detail says so."""
 
     low_wpm: float
     """Below this the verdict's detail says the pace sounds hesitant (a slow pace never fails
