@@ -37,6 +37,10 @@ MIN_SNR_DB = 10.0
 """Below this the room noise is too close to the voice to judge loudness. Measured SNR reads
 about 12 dB for speech in speech-shaped noise at a true 10 dB and about 8 dB at a true 5 dB
 (docs/validation.md), so the cut sits between them."""
+BACKGROUND_DB = 8.0
+"""Words this far below the answer's loud words, before or after it, are other people's: other
+voices in a shop reach a headset 10 dB or more below the trainee's (four-talker babble at 10 dB:
+its transcribed words peak 8 to 14 dB below the trainee's, the trainee's quietest 5 dB below)."""
 CUSTOMER_RAISED_DB = 3.0
 CUSTOMER_RAISED_ST = 2.0
 """A customer line this much louder or higher than the customer's calm voice is a raised voice."""
@@ -257,11 +261,35 @@ def measure_signal(clip: Clip) -> Signal:
                   loudness.spectral_balance_db(clip, levels), loudness.clipped_fraction(clip))
 
 
+def trainee_words(transcript: Transcript, levels: loudness.FrameLevels) -> Transcript:
+    """The transcript less the words other people said before or after the answer.
+
+    Whisper also writes down the chatter of a busy room when it is intelligible, and those words
+    would lend their pitch and level to the trainee's and stretch the speaking span. The trainee
+    is centimetres from the microphone and other voices metres away, so a leading or trailing
+    run of words whose loudest frame is more than BACKGROUND_DB below the answer's loud words
+    (their 90th percentile) is someone else. Only the runs at either end go: inside the answer,
+    a quiet word is the trainee's."""
+    words = transcript.words
+    if len(words) < 3:
+        return transcript
+    peaks = []
+    for w in words:
+        inside = (levels.times_s >= w.start_s) & (levels.times_s < w.end_s)
+        peaks.append(float(np.max(levels.level_db[inside])) if inside.any() else -np.inf)
+    loud = float(np.percentile([p for p in peaks if np.isfinite(p)] or [0.0], 90))
+    own = [n for n, p in enumerate(peaks) if p >= loud - BACKGROUND_DB]
+    if not own or (own[0] == 0 and own[-1] == len(words) - 1):
+        return transcript
+    return Transcript.from_words(words[own[0]:own[-1] + 1], transcript.duration_s)
+
+
 def measure(clip: Clip, transcript: Transcript, signal: Signal | None = None) -> DeliveryMeasures:
     """All delivery measures of one answer, without verdicts (``signal``: ``measure_signal(clip)``
     if already computed)."""
     signal = signal if signal is not None else measure_signal(clip)
     levels, track = signal.levels, signal.track
+    transcript = trainee_words(transcript, levels)
     words = transcript.words
     voiced = track.f0_hz[_in_words(track.times_s, words)] if words else track.voiced
     voiced = voiced[np.isfinite(voiced)]

@@ -57,3 +57,20 @@ def test_babble_never_makes_a_calm_voice_sound_raised(name, clean, transcriber):
     noisy_clip = with_noise(clip, SPEECH_DIR, name, 10, "babble")
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
     assert noisy.lower_voice.status != "needs_work", (noisy.snr_db, noisy.lower_voice)
+
+
+def test_other_voices_before_and_after_the_answer_are_not_the_trainees(clean, transcriber):
+    """Whisper writes down intelligible babble around the answer; those words are dropped before
+    pitch, level and pace are measured, and the trainee's own words all stay."""
+    from analysis import loudness
+    from analysis.delivery import trainee_words
+
+    name = "ptdb_M01_sa1.wav"
+    clip, _ = clean[name]
+    noisy_clip = with_noise(clip, SPEECH_DIR, name, 10, "babble")
+    heard = transcriber.transcribe(noisy_clip)
+    own = trainee_words(heard, loudness.frame_levels(noisy_clip))
+    mine = transcriber.transcribe(clip).words
+    assert own.words[0].start_s >= mine[0].start_s - 0.6 and own.words[-1].end_s <= mine[-1].end_s + 0.6
+    assert len(own.words) >= len(mine) - 1
+    assert trainee_words(transcriber.transcribe(clip), loudness.frame_levels(clip)).words == mine
