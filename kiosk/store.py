@@ -282,12 +282,14 @@ class Store:
             _insert_turn(c, session_id, turn, audio_path)
 
     def finish_session(self, session_id: int, result: dict) -> None:
-        """Record the end of a session (``SessionResult.to_dict()``: ending, score, curve, tips)."""
+        """Record the end of a session (``SessionResult.to_dict()``: ending, score, curve, tips,
+        scorecard)."""
         result = json_safe(result)
         with self._write() as c:
             c.execute(update(sessions).where(sessions.c.id == session_id).values(
                 finished_at=_now(), ending=result.get("ending"), score=result.get("score"),
-                anger_curve=result.get("anger_curve"), tips=result.get("tips")))
+                anger_curve=result.get("anger_curve"), tips=result.get("tips"),
+                scorecard=result.get("scorecard")))
 
     def close_interrupted(self, idle_before: datetime) -> int:
         """Mark sessions left unfinished by a kiosk that stopped (killed, power cut) as "incomplete".
@@ -347,7 +349,7 @@ class Store:
                 "started_at": _utc(s.started_at).isoformat(timespec="seconds"), "round_id": s.round_id,
                 "scenario_id": s.scenario_id, "scenario_title": s.scenario_title, "ending": s.ending,
                 "score": s.score or 0, "anger_curve": curve or [], "tips": s.tips or [],
-                "baseline": s.baseline, "turns": turn_data}
+                "scorecard": s.scorecard, "baseline": s.baseline, "turns": turn_data}
 
     def scenario_stats(self) -> list[ScenarioStats]:
         query = (select(sessions.c.scenario_id, func.max(sessions.c.scenario_title).label("title"),

@@ -36,9 +36,17 @@ def _index_open_sessions(c: Connection) -> None:
     c.execute(text("CREATE INDEX ix_sessions_finished_at ON sessions (finished_at)"))
 
 
+def _session_scorecards(c: Connection) -> None:
+    # JSON is TEXT on SQLite and JSON on PostgreSQL, as kiosk.store_schema's JSON columns are.
+    kind = "JSON" if c.dialect.name == "postgresql" else "TEXT"
+    c.execute(text(f"ALTER TABLE sessions ADD COLUMN scorecard {kind}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "index sessions by finish time (the start-up sweep reads only open sessions)",
               _index_open_sessions),
+    Migration(3, "keep each finished session's scorecard (the conversation judged as a whole)",
+              _session_scorecards),
 )
 
 

@@ -40,7 +40,8 @@ sessions = Table("sessions", metadata,
                  Column("score", Integer),
                  Column("anger_curve", JSON),
                  Column("tips", JSON),
-                 Column("baseline", JSON))
+                 Column("baseline", JSON),
+                 Column("scorecard", JSON))
 turns = Table("turns", metadata,
               Column("id", Integer, primary_key=True),
               Column("session_id", ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),

@@ -94,7 +94,7 @@ def test_a_real_session_round_trips_with_its_measures_and_quotes(store, judged_s
     report = store.session_report(session_id)
     expected = json.loads(json.dumps(result.to_dict()))  # what a JSON round trip of the result gives
     assert report["ending"] == expected["ending"] and report["score"] == expected["score"]
-    assert report["tips"] == expected["tips"]
+    assert report["tips"] == expected["tips"] and report["scorecard"] == expected["scorecard"]
     turn = report["turns"][0]
     assert turn["transcript"] == expected["turns"][0]["transcript"]
     assert turn["delivery"]["f0_contour_hz"] == expected["turns"][0]["delivery"]["f0_contour_hz"]
@@ -299,15 +299,28 @@ V1_FIXTURE = Path(__file__).parent / "data" / "store" / "store_v1.db"
 """Written by the first release (schema 1) with scripts/store_fixture.py; see its README."""
 
 
-def _rows(engine) -> dict[str, list[tuple]]:
-    """Every row of every kiosk table except the version row, in a stable order."""
+def _columns(engine) -> dict[str, set[str]]:
+    """The columns each kiosk table has in this database."""
+    from sqlalchemy import inspect
+
+    from kiosk.store_schema import metadata
+
+    return {t.name: {c["name"] for c in inspect(engine).get_columns(t.name)}
+            for t in metadata.sorted_tables if t.name != "kiosk_meta"}
+
+
+def _rows(engine, columns: dict[str, set[str]] | None = None) -> dict[str, list[tuple]]:
+    """Every row of every kiosk table except the version row, in a stable order, in the given
+    columns of each table (default: all it has; a step may add columns)."""
     from sqlalchemy import select
 
     from kiosk.store_schema import metadata
 
+    columns = columns or _columns(engine)
     with engine.connect() as c:
-        return {t.name: sorted(tuple(str(v) for v in row) for row in c.execute(select(t)))
-                for t in metadata.sorted_tables if t.name != "kiosk_meta"}
+        return {t.name: sorted(tuple(str(v) for v in row)
+                               for row in c.execute(select(*(col for col in t.columns if col.name in columns[t.name]))))
+                for t in metadata.sorted_tables if t.name in columns}
 
 
 def _indexes(engine) -> set[str]:
@@ -334,8 +347,11 @@ def v1_url(request, tmp_path):
     metadata.create_all(pg)
     with source.connect() as read, pg.begin() as write:
         write.execute(text("DROP INDEX ix_sessions_finished_at"))
+        write.execute(text("ALTER TABLE sessions DROP COLUMN scorecard"))
+        v1_columns = _columns(source)
         for table in metadata.sorted_tables:
-            rows = [dict(r._mapping) for r in read.execute(select(table))]
+            kept = [col for col in table.columns if col.name in v1_columns.get(table.name, {col.name})]
+            rows = [dict(r._mapping) for r in read.execute(select(*kept))]
             if rows:
                 write.execute(table.insert(), rows)
         assert write.execute(select(meta.c.value)).scalar() == "1"
@@ -358,13 +374,14 @@ def test_a_first_release_database_upgrades_with_its_history_intact(v1_url):
     from analysis.delivery import Baseline
 
     raw = create_engine(v1_url)
-    before = _rows(raw)
-    assert "ix_sessions_finished_at" not in _indexes(raw)
+    v1_columns = _columns(raw)
+    before = _rows(raw, v1_columns)
+    assert "ix_sessions_finished_at" not in _indexes(raw) and "scorecard" not in v1_columns["sessions"]
     store = Store.open(v1_url)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 2
-        assert "ix_sessions_finished_at" in _indexes(raw)
-        assert _rows(raw) == before                                      # not one row changed
+        assert store.schema_version == SCHEMA_VERSION == 3
+        assert "ix_sessions_finished_at" in _indexes(raw) and "scorecard" in _columns(raw)["sessions"]
+        assert _rows(raw, v1_columns) == before                          # not one row changed
         roster = {r.trainee.name: r for r in store.roster()}
         assert set(roster) == {"Ana López", "10442", "Sam"}
         assert roster["Ana López"].trainee.baseline == Baseline(196.5, -23.4, 138.0, -6.2)
@@ -376,7 +393,7 @@ def test_a_first_release_database_upgrades_with_its_history_intact(v1_url):
             "no-receipt-return": (None, 2, 60)}
         assert by_scenario["faulty-kettle"].round_id is not None
         report = store.session_report(by_scenario["late-delivery"].id)
-        assert [t["audio_kept"] for t in report["turns"]] == [True, True]
+        assert [t["audio_kept"] for t in report["turns"]] == [True, True] and report["scorecard"] is None
         assert [t["transcript"]["text"] for t in report["turns"]] == ["I'm sorry, let me check.",
                                                                        "I can send a new one today."]
         assert len(list(store.export_turns())) == 5
@@ -424,8 +441,9 @@ def test_a_database_from_a_newer_kiosk_is_refused_in_one_line(tmp_path):
 
     raw = create_engine(url)
     with raw.begin() as c:
-        c.execute(text("UPDATE kiosk_meta SET value = '3' WHERE key = 'schema_version'"))
+        c.execute(text(f"UPDATE kiosk_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'"))
     raw.dispose()
-    with pytest.raises(StoreError, match=r"^the database sqlite:///\S+ has schema version 3, newer than this "
-                                         r"kiosk's 2: run the newer kiosk version, or use a fresh database$"):
+    with pytest.raises(StoreError, match=rf"^the database sqlite:///\S+ has schema version {SCHEMA_VERSION + 1}, newer "
+                                         rf"than this kiosk's {SCHEMA_VERSION}: run the newer kiosk version, or use a "
+                                         r"fresh database$"):
         Store.open(url)
