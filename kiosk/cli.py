@@ -52,6 +52,13 @@ def _room_args(p: argparse.ArgumentParser) -> None:
                    help="the answer ends only when you say so (Enter in the terminal, the button on screen)")
 
 
+def _voice_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tts-engine", choices=["espeak", "piper"], default=None,
+                   help="the customer's voice: espeak (espeak-ng, the default) or piper (the neural "
+                        "voice, opt-in: see docs/voices.md for its licence); also the tts_engine setting "
+                        "and KIOSK_TTS_ENGINE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiosk", description="Practise handling difficult customers, out loud, offline.",
@@ -69,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "then the scenario's model answer, then a positive close)")
     p.add_argument("--out", type=Path, help="output folder (default: ./kiosk-output/demo-TIMESTAMP)")
     _model_arg(p)
+    _voice_arg(p)
 
     p = _add(sub, "practice", commands.practice,
              "Practise a scenario in the terminal with the real microphone and speaker.",
@@ -80,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _room_args(p)
     p.add_argument("--out", type=Path, help="output folder for the report")
     _model_arg(p)
+    _voice_arg(p)
 
     p = _add(sub, "devices", commands.devices, "List audio devices.", "kiosk devices")
 
@@ -125,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-device", help="microphone for --server-mic (index or name, see `kiosk devices`)")
     _room_args(p)
     _model_arg(p)
+    _voice_arg(p)
 
     p = _add(sub, "report", commands.report,
              "Write a trainee's practice history as HTML and Markdown (charts included, opens offline).",

@@ -17,7 +17,7 @@ from audio.devices import Microphone, list_devices, require
 from audio.duplex import LineHeard, answer_over_line
 from audio.source import AudioChunk, chunks_from_clip
 from audio.vad import EndpointConfig
-from audio.tts import Voice
+from audio.tts import Voice, voice_note
 from analysis.content import ScoringContext
 from analysis.delivery import Baseline
 from scenarios.library import load_library, validate_folder
@@ -43,7 +43,10 @@ DEMO_CLOSE = ("Thank you for your patience while we sorted this out. I'll check 
 
 
 def _engines(args: argparse.Namespace) -> Engines:
-    return step("Loading the speech model", Engines.load, getattr(args, "model", None))
+    """The engines; the customer's voice engine from --tts-engine or the settings, for the
+    commands that speak (the others never load a voice)."""
+    engine = _settings(tts_engine=args.tts_engine).tts_engine if hasattr(args, "tts_engine") else "espeak"
+    return step("Loading the speech model", Engines.load, getattr(args, "model", None), tts_engine=engine)
 
 
 def _print_turn(record: TurnRecord, session: PracticeSession) -> None:
@@ -96,6 +99,7 @@ def demo(args: argparse.Namespace) -> int:
     session = PracticeSession(scenario, engines, calm)
     print(f"\nScenario: {scenario.title} ({scenario.setting}, difficulty {scenario.difficulty})")
     print(f"Customer {scenario.persona.name} (anger {session.current_line.anger}): {session.current_line.text}")
+    print(f"  voice: {voice_note(engines.synthesizer, session.current_line.voice)}")
     scripted = args.answer or []
     turns = len(scripted) or scenario.max_turns
     while not session.finished and len(session.turns) < turns:
@@ -322,7 +326,7 @@ def _store(settings):
 def serve(args: argparse.Namespace) -> int:
     settings = _settings(record_mode="server" if args.server_mic else None,
                          input_device=args.input_device, noisy_store=args.noisy_store,
-                         push_to_talk=args.push_to_talk)
+                         push_to_talk=args.push_to_talk, tts_engine=args.tts_engine)
     if not _loopback(args.host):
         print(f"warning: serving on {args.host}: anyone on this network can open the kiosk. Trainer pages "
               "need the PIN; audio and transcripts stay on this machine. Browsers only allow the microphone "

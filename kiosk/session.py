@@ -83,23 +83,30 @@ class Engines:
     rubric: Rubric
 
     @classmethod
-    def load(cls, model: str | None = None, tts_cache: str | Path | None = None) -> Engines:
+    def load(cls, model: str | None = None, tts_cache: str | Path | None = None,
+             tts_engine: str = "espeak") -> Engines:
+        """``tts_engine`` is the customer's voice (audio.tts.ENGINES); "piper" without the
+        neural voice installed falls back to espeak-ng (``synthesizer.fallback_reason``)."""
         limit_malloc_arenas()
-        engines = cls(shared_transcriber(model), Synthesizer(tts_cache), load_rubric())
+        engines = cls(shared_transcriber(model), Synthesizer(tts_cache, tts_engine), load_rubric())
         engines.warm_up()
         return engines
 
     def warm_up(self) -> None:
-        """Run one tiny decode, one synthesis and one scoring now: CTranslate2 allocates its
-        buffers on the first call, espeak-ng loads its voices on the first line (2 s on a busy
-        machine) and the rubric loads its embedding model and its examples' vectors (from the
-        disk cache; computing them the first time on a machine takes seconds); any of these
-        would otherwise land on the first trainee's answer or the first customer line."""
+        """Run one tiny decode, one synthesis per engine and one scoring now: CTranslate2
+        allocates its buffers on the first call, espeak-ng loads its voices on the first line
+        (2 s on a busy machine), the neural voice loads its model and onnxruntime plans its
+        first run (0.5 + 0.6 s), and the rubric loads its embedding model and its examples'
+        vectors (from the disk cache; computing them the first time on a machine takes
+        seconds); any of these would otherwise land on the first trainee's answer or the first
+        customer line."""
         with ThreadPoolExecutor(max_workers=1) as pool:  # CTranslate2 leaves the other core free
             rubric = pool.submit(score_content, Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5),
                                  self.rubric)
             self.transcriber.transcribe(Clip.silence(0.5))
             self.synthesizer.synthesize_to_file("Hello.", Voice())
+            if self.synthesizer.engine != "espeak":  # beside the rubric, after the decode
+                self.synthesizer.synthesize_to_file("Hello.", self.synthesizer.voice_for("en-us"))
             rubric.result()
 
 
@@ -226,7 +233,8 @@ class PracticeSession:
 
     @property
     def base_voice(self) -> Voice:
-        return Voice(name=self.scenario.persona.voice)
+        """The persona's calm voice on the kiosk's engine (the neural one where it can play it)."""
+        return self.engines.synthesizer.voice_for(self.scenario.persona.voice)
 
     def _voice_line(self, text: str, kind: str, anger: int) -> CustomerLine:
         voice = self.base_voice.with_anger(anger)

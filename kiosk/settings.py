@@ -20,6 +20,8 @@ from pathlib import Path
 from kiosk.errors import SettingsError
 
 ENV_PREFIX = "KIOSK_"
+TTS_ENGINES = ("espeak", "piper")
+"""audio.tts.ENGINES, named here so reading the settings does not load the speech engines."""
 RECORD_MODES = ("browser", "server")
 """browser: the page records with getUserMedia and uploads; server: this machine's own
 microphone (a headset plugged into the kiosk) records through sounddevice."""
@@ -54,6 +56,10 @@ class Settings:
     push_to_talk: bool = False
     """The answer ends only when the trainee taps "I've finished" (or at the length cap), never on
     a pause: for the loudest places, where no automatic end of speech can be trusted."""
+    tts_engine: str = "espeak"
+    """The customer's voice: "espeak" (espeak-ng) or "piper" (the neural voice for the personas
+    it can play). espeak by default: the neural voice's licence does not clearly allow use in a
+    store (docs/voices.md), so a store opts in knowingly."""
     input_device: str = ""
     """Microphone for record_mode = "server" (index or name, see `kiosk devices`); empty: default."""
     settings_file: Path | None = None
@@ -116,6 +122,10 @@ def _coerce(name: str, value: object, origin: str) -> object:
     if name == "record_mode":
         if value not in RECORD_MODES:
             raise bad(" or ".join(repr(m) for m in RECORD_MODES))
+        return value
+    if name == "tts_engine":
+        if value not in TTS_ENGINES:
+            raise bad(" or ".join(repr(e) for e in TTS_ENGINES))
         return value
     if name == "trainer_pin_hash":
         if not isinstance(value, str) or (value and not value.startswith("scrypt$")):

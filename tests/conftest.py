@@ -109,6 +109,19 @@ def synth(engines):
     return engines.synthesizer
 
 
+@pytest.fixture(scope="session")
+def neural_engines(engines, tmp_path_factory):
+    """The same engines with the neural customer voice (Piper), warmed like the kiosk's."""
+    from dataclasses import replace
+
+    from audio.tts import Synthesizer
+
+    neural = replace(engines, synthesizer=Synthesizer(tmp_path_factory.mktemp("tts-neural"), "piper"))
+    assert neural.synthesizer.engine == "piper", neural.synthesizer.fallback_reason
+    neural.warm_up()
+    return neural
+
+
 def run_kiosk(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300
               ) -> subprocess.CompletedProcess:
     """Run the real `kiosk` command in a subprocess (as a user would)."""

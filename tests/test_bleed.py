@@ -33,15 +33,30 @@ def room(clip: Clip, delay_s: float, gain_db: float, rt60_s: float = 0.15, seed:
     return np.concatenate([np.zeros(int(delay_s * 16000)), wet]) * 10 ** (gain_db / 20)
 
 
+@pytest.fixture(scope="module", params=["espeak", "piper"])
+def customer_engine(request) -> str:
+    """Every test here runs with each engine's customer: bleed removal is measured on the voice
+    actually played."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def customer(synth) -> Clip:
+def customer(customer_engine, synth, neural_engines) -> Clip:
+    """espeak: a female persona; piper: the neural voice's male persona."""
+    if customer_engine == "piper":
+        neural = neural_engines.synthesizer
+        return neural.synthesize(CUSTOMER_LINE, neural.voice_for("en-us+m2").with_anger(3))
     return synth.synthesize(CUSTOMER_LINE, Voice("en-us+f3").with_anger(3))
 
 
 @pytest.fixture(scope="module")
-def trainee() -> Clip:
-    """PTDB-TUG M01 trimmed to its speech (the file has 1-2 s of silence at each end)."""
-    return record_answer(chunks_from_clip(load(speech_file("ptdb_M01_sa1.wav")))).speech_clip()
+def trainee(customer_engine) -> Clip:
+    """PTDB-TUG M01 (for the female customer) or F01 (for the male one), trimmed to the speech
+    (the files have 1-2 s of silence at each end): a voice pitched apart from the customer's,
+    so that without bleed removal the customer's pitch would be the one measured. Both read
+    "She had your dark suit in greasy wash water all year"."""
+    name = "ptdb_F01_sa1.wav" if customer_engine == "piper" else "ptdb_M01_sa1.wav"
+    return record_answer(chunks_from_clip(load(speech_file(name)))).speech_clip()
 
 
 def mix(customer: Clip, trainee: Clip, trainee_at_s: float, delay_s: float, gain_db: float,
@@ -78,7 +93,9 @@ def test_pitch_and_level_are_the_trainees_alone(customer, trainee, delay_s, gain
     mic, alone = mix(customer, trainee, customer.duration_s + 0.4, delay_s, gain_db, rt60_s)
     polluted = np.nanmedian(track_pitch(mic).f0_hz)
     truth = np.nanmedian(track_pitch(alone).f0_hz)
-    assert abs(semitones(polluted, truth)) > 3          # without removal the customer's voice wins
+    # Without removal the customer's voice pulls the pitch far past the accuracy bar below (the
+    # neural customer's lines are quieter than espeak's: 1.6 semitones at -20 dB, 3+ elsewhere).
+    assert abs(semitones(polluted, truth)) * 100 > 120
     result = remove_bleed(mic, customer)
     # In a reverberant room the strongest path may be a reflection a few ms after the direct one;
     # the per-frequency echo path absorbs that.

