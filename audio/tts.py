@@ -24,6 +24,7 @@ from audio.asr import cache_root
 from audio.clip import TARGET_RATE_HZ, Clip, load, save_wav
 
 MAX_ANGER = 4
+BASE_VOICE_RATE_WPM = 165
 ENGINES = ("espeak", "piper")
 """espeak: espeak-ng, every persona voice, robotic. piper: the neural voice (opt-in, see
 docs/voices.md) for the personas it can play, espeak-ng for the others."""
@@ -41,7 +42,7 @@ class Voice:
     """espeak-ng voice settings. ``name`` is an espeak voice with optional variant (en-us+f3)."""
 
     name: str = "en-us"
-    rate_wpm: int = 165
+    rate_wpm: int = BASE_VOICE_RATE_WPM
     pitch: int = 50
     """espeak pitch 0-99 (50 is the voice's normal pitch)."""
     volume: float = 1.0
@@ -112,6 +113,16 @@ class Synthesizer:
         cannot play the persona)."""
         neural = self.engine == "piper" and neural_can_play(persona_voice)
         return Voice(name=persona_voice, engine="piper" if neural else "espeak")
+
+    def warm_up(self, neural: bool = True) -> None:
+        """Load the engines this synthesizer speaks with and run each once, past the cache (a
+        cached warm-up line would leave an engine unloaded until the first new line).
+        ``neural=False`` leaves the neural voice (1.1 s) to load with the first line it speaks."""
+        with self._engine_lock:
+            _espeak_engine().speak("Hello.", Voice())
+        if neural and self.engine == "piper":
+            with self._neural_lock:
+                _neural_engine().speak("Hello.", BASE_VOICE_RATE_WPM, 50, 1.0)
 
     def cache_path(self, text: str, voice: Voice) -> Path:
         key = json.dumps({"text": text, "voice": asdict(voice), "engine": _version(voice.engine),

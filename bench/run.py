@@ -33,8 +33,11 @@ from bench.replay import PacedAlsaMicrophone
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latency.json"
+VOICES = ROOT / "bench" / "results" / "voices.json"
 LENGTHS_S = (10, 30, 60)
 SCENARIO = "late-delivery"
+NEURAL_SCENARIO = "missed-parcel"
+"""A male en-us persona, so the neural voice speaks it (SCENARIO's customer is a woman)."""
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -59,7 +62,7 @@ def measure_answers(mic: PacedAlsaMicrophone, engines, runs: int, lengths: tuple
     from kiosk.session import PracticeSession
     from scenarios.library import load_library
 
-    scenario = load_library().get(SCENARIO)
+    scenario = load_library().get(NEURAL_SCENARIO if engines.synthesizer.engine == "piper" else SCENARIO)
     out = []
     for length in lengths:
         mix = mixed_answer(length)
@@ -111,19 +114,28 @@ def measure_answers(mic: PacedAlsaMicrophone, engines, runs: int, lengths: tuple
     return out
 
 
-def measure_tts(engines) -> dict:
-    """First customer audio: scenario start to the opening line's samples in memory."""
+def measure_tts(engines, engine: str = "espeak") -> dict:
+    """First customer audio: scenario start to the opening line's samples in memory, with a line
+    cache that was empty when the engines loaded. As `kiosk serve` does, every scenario's opening
+    is synthesized at start-up first (``tts_startup_openings_s``); ``tts_first_audio_uncached_s``
+    is the worst case, a scenario chosen before start-up reached it. ``tts_reachable_lines_s``
+    is what ``listen()`` synthesizes while the trainee answers the opening."""
     from audio.clip import load
     from audio.tts import Synthesizer
-    from kiosk.session import Engines, PracticeSession
+    from kiosk.session import Engines, PracticeSession, presynthesize_openings
     from scenarios.library import load_library
 
-    scenario = load_library().get(SCENARIO)
-    with tempfile.TemporaryDirectory() as cache:
-        cold = Engines(engines.transcriber, Synthesizer(cache), engines.rubric)
+    library = load_library()
+    scenario = library.get(NEURAL_SCENARIO if engine == "piper" else SCENARIO)
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as empty:
+        cold = Engines(engines.transcriber, Synthesizer(cache, engine), engines.rubric)
+        cold.synthesizer.warm_up(neural=False)  # as Engines.warm_up: the openings load the voice
+        t0 = time.monotonic()
+        presynthesize_openings(cold, library.sorted())
+        startup = time.monotonic() - t0
         t0 = time.monotonic()
         load(PracticeSession(scenario, cold).current_line.audio_path)
-        first_cold = time.monotonic() - t0
+        first = time.monotonic() - t0
         t0 = time.monotonic()
         load(PracticeSession(scenario, cold).current_line.audio_path)
         first_cached = time.monotonic() - t0
@@ -131,12 +143,25 @@ def measure_tts(engines) -> dict:
         t0 = time.monotonic()
         cold.synthesizer.synthesize_to_file(scenario.say("repeat"), session.current_line.voice)
         complaint = time.monotonic() - t0
-    return {"tts_first_audio_s": round(first_cold, 3), "tts_first_audio_cached_s": round(first_cached, 3),
-            "tts_complaint_s": round(complaint, 3)}
+        t0 = time.monotonic()
+        lines = session.likely_lines()
+        for text, anger in lines:
+            cold.synthesizer.synthesize_to_file(text, session.base_voice.with_anger(anger))
+        reachable = time.monotonic() - t0
+        uncached = Engines(engines.transcriber, Synthesizer(empty, engine), engines.rubric)
+        t0 = time.monotonic()
+        load(PracticeSession(scenario, uncached).current_line.audio_path)
+        first_uncached = time.monotonic() - t0
+    return {"tts_engine": cold.synthesizer.engine, "tts_scenario": scenario.id,
+            "tts_startup_openings_s": round(startup, 3), "tts_first_audio_s": round(first, 3),
+            "tts_first_audio_cached_s": round(first_cached, 3),
+            "tts_first_audio_uncached_s": round(first_uncached, 3), "tts_complaint_s": round(complaint, 3),
+            "tts_reachable_lines": len(lines), "tts_reachable_lines_s": round(reachable, 3)}
 
 
-def measure_cold_start(env: dict) -> dict:
-    """`kiosk serve` in a fresh process until /healthz answers 200 (model loaded and warm)."""
+def measure_cold_start(env: dict, settle_s: float = 0.0) -> dict:
+    """`kiosk serve` in a fresh process until /healthz answers 200 (model loaded and warm).
+    ``settle_s`` later its peak RSS is read again: by then the openings are synthesized."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -156,16 +181,35 @@ def measure_cold_start(env: dict) -> dict:
                 except OSError:
                     pass
                 time.sleep(0.02)
-            rss = None
-            status = Path(f"/proc/{proc.pid}/status")
-            if status.exists():
-                rss = next((int(line.split()[1]) / 1024 for line in status.read_text().splitlines()
-                            if line.startswith("VmHWM:")), None)
+            rss = _vm_hwm_mb(proc.pid)
+            time.sleep(settle_s)
+            settled = _vm_hwm_mb(proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    return {"cold_start_s": None if ready is None else round(ready, 3),
-            "serve_peak_rss_mb_at_ready": None if rss is None else round(rss, 1)}
+    result = {"cold_start_s": None if ready is None else round(ready, 3),
+              "serve_peak_rss_mb_at_ready": None if rss is None else round(rss, 1)}
+    if settle_s:
+        result["serve_peak_rss_mb_after_openings"] = None if settled is None else round(settled, 1)
+    return result
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.read_text().splitlines()
+                 if line.startswith("VmHWM:")), None)
+
+
+def measure_neural_voice(engines, env: dict) -> dict:
+    """The figures that depend on the customer's voice, with the neural voice (docs/voices.md):
+    TTS as in measure_tts, `kiosk serve` cold start with KIOSK_TTS_ENGINE=piper, this process's
+    peak RSS with the neural model loaded beside Whisper and the embedding model."""
+    result = {**measure_tts(engines, "piper"),
+              **measure_cold_start({**env, "KIOSK_TTS_ENGINE": "piper"}, settle_s=20.0)}
+    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    return result
 
 
 def compare_models(models: dict[str, str | None], lengths: tuple[int, ...]) -> list[dict]:
@@ -205,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
                         help="also time and score another CTranslate2 Whisper model (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--tts-engine", choices=["espeak", "piper"], default="espeak",
+                        help=f"the customer's voice for the answers (piper: scenario {NEURAL_SCENARIO})")
+    parser.add_argument("--voices", action="store_true",
+                        help="only the customer-voice figures (TTS, cold start, memory) for both engines, "
+                             f"into {VOICES.relative_to(ROOT)} (about a minute)")
     args = parser.parse_args(argv)
     lengths = tuple(args.lengths)
 
@@ -223,11 +272,20 @@ def main(argv: list[str] | None = None) -> int:
     transcriber = shared_transcriber()
     model_load_s = time.monotonic() - t0
     with tempfile.TemporaryDirectory() as cache:
-        engines = Engines(transcriber, Synthesizer(cache), load_rubric())
+        engines = Engines(transcriber, Synthesizer(cache, args.tts_engine), load_rubric())
         t0 = time.monotonic()
         engines.warm_up()
         warm_up_s = time.monotonic() - t0
-        tts = measure_tts(engines)
+        tts = measure_tts(engines, args.tts_engine)
+        if args.voices:
+            voices = {"espeak": {**tts, **measure_cold_start(base_env, settle_s=20.0),
+                                 "peak_rss_mb": round(_peak_rss_mb(), 1)},
+                      "piper": measure_neural_voice(engines, base_env),
+                      "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}}
+            VOICES.parent.mkdir(parents=True, exist_ok=True)
+            VOICES.write_text(json.dumps(voices, indent=2) + "\n")
+            print(json.dumps(voices, indent=2))
+            return 0
         answers = measure_answers(mic, engines, args.runs, lengths)
     peak_rss = _peak_rss_mb()
     result = {
@@ -246,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         name, _, location = item.partition("=")
         models[name] = location
     result["models"] = compare_models(models, lengths)
+    if args.tts_engine == "espeak":  # last: its model would count in peak_rss_mb above
+        result["neural_voice"] = measure_neural_voice(engines, base_env)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

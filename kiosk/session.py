@@ -93,21 +93,34 @@ class Engines:
         return engines
 
     def warm_up(self) -> None:
-        """Run one tiny decode, one synthesis per engine and one scoring now: CTranslate2
+        """Run one tiny decode, one espeak-ng synthesis and one scoring now: CTranslate2
         allocates its buffers on the first call, espeak-ng loads its voices on the first line
-        (2 s on a busy machine), the neural voice loads its model and onnxruntime plans its
-        first run (0.5 + 0.6 s), and the rubric loads its embedding model and its examples'
+        (2 s on a busy machine) and the rubric loads its embedding model and its examples'
         vectors (from the disk cache; computing them the first time on a machine takes
         seconds); any of these would otherwise land on the first trainee's answer or the first
-        customer line."""
+        customer line. The neural voice (model load and onnxruntime's first run, 1.1 s) is
+        left to its first line, which for `kiosk serve` is the start-up synthesis of the
+        openings, after the kiosk is ready (``presynthesize_openings``): long before a
+        trainee has typed a name and read the calibration sentence."""
         with ThreadPoolExecutor(max_workers=1) as pool:  # CTranslate2 leaves the other core free
             rubric = pool.submit(score_content, Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5),
                                  self.rubric)
             self.transcriber.transcribe(Clip.silence(0.5))
-            self.synthesizer.synthesize_to_file("Hello.", Voice())
-            if self.synthesizer.engine != "espeak":  # beside the rubric, after the decode
-                self.synthesizer.synthesize_to_file("Hello.", self.synthesizer.voice_for("en-us"))
+            self.synthesizer.warm_up(neural=False)  # beside the rubric, after the decode
             rubric.result()
+
+
+def presynthesize_openings(engines: Engines, scenarios: list[Scenario]) -> None:
+    """Synthesize every scenario's opening line into the cache, so a customer's first words are
+    ready whichever scenario is chosen (the neural voice takes ~0.3 s a line; espeak-ng 10 ms).
+    Run at start-up, off the request path; a line that fails is synthesized again on demand."""
+    for scenario in scenarios:
+        try:
+            engines.synthesizer.synthesize_to_file(
+                scenario.line("opening"),
+                engines.synthesizer.voice_for(scenario.persona.voice).with_anger(scenario.persona.anger))
+        except Exception as exc:  # noqa: BLE001 - synthesized again on demand
+            log.warning("could not pre-synthesize %s: %s", scenario.id, exc)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from audio.clip import Clip, save_wav
 from audio.streaming import StreamingTranscriber
 from audio.tts import Voice
 from kiosk.errors import StoreUnavailable
-from kiosk.session import CustomerLine, Engines, PracticeSession, TurnRecord
+from kiosk.session import CustomerLine, Engines, PracticeSession, TurnRecord, presynthesize_openings
 from kiosk.settings import Settings
 from kiosk.store import Store, Trainee
 from kiosk.web.auth import Throttle, TrainerSessions
@@ -124,13 +124,7 @@ class Kiosk:
             return
         self.library, self.engines = library, engines
         log.info("speech model ready in %.1f s", time.monotonic() - t0)
-        for scenario in library.sorted():  # first customer lines ready before anyone asks
-            try:
-                engines.synthesizer.synthesize_to_file(
-                    scenario.line("opening"),
-                    engines.synthesizer.voice_for(scenario.persona.voice).with_anger(scenario.persona.anger))
-            except Exception as exc:  # noqa: BLE001 - synthesized again on demand
-                log.warning("could not pre-synthesize %s: %s", scenario.id, exc)
+        presynthesize_openings(engines, library.sorted())  # first lines ready before anyone asks
 
     def ready(self) -> Engines:
         if self.engines is None:
