@@ -4,7 +4,8 @@ anger you can hear with either engine."""
 import numpy as np
 import pytest
 
-from audio.neural_voice import VOICE_PIN, NeuralVoiceError, find_voice
+from audio.neural_voice import (CLAUSE_PAUSE_S, MAX_PIECE_PHONEMES, SENTENCE_PAUSE_S, VOICE_PIN,
+                                NeuralVoiceError, find_voice, split_phonemes)
 from audio.tts import ENGINES, Synthesizer, TTSError, Voice, neural_can_play, voice_note
 from audio.wer import word_error_rate
 from analysis.delivery import measure
@@ -152,3 +153,14 @@ def test_the_settings_know_the_same_engines():
     from kiosk.settings import TTS_ENGINES
 
     assert TTS_ENGINES == ENGINES
+
+
+def test_long_sentences_are_synthesized_in_pieces_cut_at_commas_first():
+    words = [list("ɡʊd"), list("ðæts"), list("ɔːl"), list("aɪ"), list("wɒntɪd")] * 5
+    sentence = [p for i, w in enumerate(words) for p in (w + ([","] if i == 5 else []) + [" "])][:-1] + ["."]
+    pieces = split_phonemes(sentence)
+    assert len(pieces) > 1 and all(len(piece) <= MAX_PIECE_PHONEMES for piece, _ in pieces)
+    assert [p for piece, _ in pieces for p in piece if p != " "] == [p for p in sentence if p != " "]
+    assert pieces[0][0][-1] == "," and pieces[0][1] == CLAUSE_PAUSE_S      # the comma is the first cut
+    assert pieces[-1][1] == SENTENCE_PAUSE_S
+    assert split_phonemes(list("hɛloʊ.")) == [(list("hɛloʊ."), SENTENCE_PAUSE_S)]
