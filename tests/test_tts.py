@@ -164,3 +164,24 @@ def test_long_sentences_are_synthesized_in_pieces_cut_at_commas_first():
     assert pieces[0][0][-1] == "," and pieces[0][1] == CLAUSE_PAUSE_S      # the comma is the first cut
     assert pieces[-1][1] == SENTENCE_PAUSE_S
     assert split_phonemes(list("hɛloʊ.")) == [(list("hɛloʊ."), SENTENCE_PAUSE_S)]
+
+
+def test_without_the_pinned_voice_the_customer_speaks_espeak_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setitem(VOICE_PIN, "version", "9.9.9")   # the installed 1.0.0 no longer matches
+    synth = Synthesizer(tmp_path, "piper")
+    voice = synth.voice_for("en-us+m2")
+    assert synth.engine == "espeak" and voice.engine == "espeak"
+    assert "pinned to 9.9.9" in voice_note(synth, voice)
+    assert synth.synthesize("Hello there.", voice).duration_s > 0.3
+
+
+def test_the_engine_setting_is_read_and_checked(tmp_path):
+    from kiosk.errors import SettingsError
+    from kiosk.settings import load_settings
+
+    env = {"KIOSK_DATA_DIR": str(tmp_path)}
+    assert load_settings(env).tts_engine == "espeak"
+    assert load_settings({**env, "KIOSK_TTS_ENGINE": "piper"}).tts_engine == "piper"
+    assert load_settings({**env, "KIOSK_TTS_ENGINE": "piper"}, tts_engine="espeak").tts_engine == "espeak"
+    with pytest.raises(SettingsError, match="KIOSK_TTS_ENGINE: tts_engine must be 'espeak' or 'piper'"):
+        load_settings({**env, "KIOSK_TTS_ENGINE": "festival"})
