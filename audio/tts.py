@@ -25,6 +25,7 @@ from audio.clip import TARGET_RATE_HZ, Clip, load, save_wav
 
 MAX_ANGER = 4
 BASE_VOICE_RATE_WPM = 165
+"""A persona's calm pace; the neural voice speaks it at the model's own pace (length scale 1)."""
 ENGINES = ("espeak", "piper")
 """espeak: espeak-ng, every persona voice, robotic. piper: the neural voice (opt-in, see
 docs/voices.md) for the personas it can play, espeak-ng for the others."""
