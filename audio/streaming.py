@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from audio.asr import Transcriber, Transcript, Word
 from audio.capture import TAIL_KEEP_S, Recording
 from audio.clip import Clip
+from audio.turn_end import UNKNOWN_END_S, final_pitch_change_st, silence_to_end_s
 from audio.vad import Event, VadEvent
 
 log = logging.getLogger(__name__)
@@ -87,17 +90,28 @@ class _Piece:
 class StreamingTranscriber:
     """Feed it the VAD events of one answer (``on_event``), then ``finish`` with the Recording.
 
-    One instance per answer. The worker is a single thread because the model decodes one clip at
-    a time anyway (``Transcriber`` holds a lock) and a second one would steal the capture
-    thread's core.
+    One instance per answer. It owns no thread: ``on_event`` only queues decodes, and whoever
+    calls ``process_iter`` runs them (the caller's one decode worker, see ``start_worker``, or a
+    test stepping it). One worker, because the model decodes one clip at a time anyway
+    (``Transcriber`` holds a lock) and a second would steal the capture thread's core.
+    ``finish`` runs whatever is still queued itself, so without a worker it is batch transcription.
+
+    ``decoder`` is a ``Transcriber`` or any function ``(clip, offset_s) -> Transcript`` (the
+    policy tests use a scripted one: they test the policy, not Whisper).
     """
 
-    def __init__(self, transcriber: Transcriber, min_segment_s: float = MIN_SEGMENT_S,
+    def __init__(self, decoder: Transcriber | Callable[[Clip, float], Transcript],
+                 min_segment_s: float = MIN_SEGMENT_S,
                  on_words: Callable[[list[Word]], None] | None = None) -> None:
-        self.transcriber = transcriber
+        self._decode_clip = decoder.transcribe if isinstance(decoder, Transcriber) else (
+            lambda clip, offset_s: decoder(clip, offset_s))
         self.min_segment_s = min_segment_s
         self.on_words = on_words
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-asr")
+        self._jobs: deque[tuple[Future[list[Word]], tuple]] = deque()
+        self._ready = threading.Condition()
+        self.closed = False
+        self.submitted = 0
+        """Decodes queued so far (a benchmark steps them on a simulated clock)."""
         self._segments: list[tuple[float, float, _Piece]] = []
         """Committed segments in order: (start, end) in capture time and the words decoding it."""
         self._cut_s: float | None = None
@@ -110,6 +124,11 @@ class StreamingTranscriber:
         between as right-hand context (tiny.en hears "so my" as "so am I" in JFK without it)."""
         self.provisional_used = False
         """Whether the answer's last piece came from a provisional decode (for benchmarks)."""
+        self._pause_end_s: float | None = None
+        """Where the audio of the latest pause's guess ends (capture time)."""
+        self._heard: tuple[float, list[Word], float | None] = (-1.0, [], None)
+        """(end of the audio decoded, all words so far, pitch change at its end) after the
+        latest decode."""
 
     @property
     def segments_s(self) -> list[tuple[float, float]]:
@@ -122,6 +141,7 @@ class StreamingTranscriber:
             self._cut_s = max(0.0, event.time_s - LEAD_S)
         elif event.kind is Event.PAUSE and self._cut_s is not None:
             end_s = min(event.time_s + TAIL_KEEP_S, audio.duration_s)
+            self._pause_end_s = end_s
             if self._boundary_s is not None:
                 # One decode up to this pause serves twice: the segment up to the earlier pause
                 # (with the speech since as right-hand context) and, from the same words, the
@@ -139,7 +159,47 @@ class StreamingTranscriber:
     def _submit(self, audio: Clip, end_s: float) -> Future[list[Word]]:
         """Decode the audio after the cut up to ``end_s``, with context before the cut."""
         start = max(0.0, self._cut_s - CONTEXT_S) if self._segments else self._cut_s
-        return self._pool.submit(self._decode, audio.slice_s(start, end_s), start, self._cut_s, end_s)
+        job: Future[list[Word]] = Future()
+        with self._ready:
+            self._jobs.append((job, (audio.slice_s(start, end_s), start, self._cut_s, end_s)))
+            self.submitted += 1
+            self._ready.notify()
+        return job
+
+    def pending(self) -> int:
+        """Decodes queued and not yet taken by ``process_iter``."""
+        return len(self._jobs)
+
+    def process_iter(self, wait_s: float = 0.0) -> bool:
+        """Run the next queued decode in the calling thread (the caller's decode worker, or the
+        test itself); waits up to ``wait_s`` for one. False when there was nothing to run.
+
+        Decodes run in the order they were queued, one at a time: a caller runs one worker."""
+        with self._ready:
+            if not self._jobs and wait_s > 0 and not self.closed:
+                self._ready.wait(wait_s)
+            if not self._jobs:
+                return False
+            job, args = self._jobs.popleft()
+        if not job.set_running_or_notify_cancel():
+            return True
+        try:
+            job.set_result(self._decode(*args))
+        except BaseException as exc:  # handed to whoever reads the piece (finish re-raises it)
+            job.set_exception(exc)
+        return True
+
+    def end_silence_s(self) -> float | None:
+        """The silence that ends the answer now (the ``Endpointer``'s ``end_silence_s`` hook):
+        ``audio.turn_end.silence_to_end_s`` of the words decoded up to the current pause and
+        the pitch before it, or UNKNOWN_END_S while that decode has not finished. None before
+        any pause."""
+        if self._pause_end_s is None:
+            return None
+        decoded_to_s, words, pitch_change_st = self._heard
+        if abs(decoded_to_s - self._pause_end_s) > 1e-6:
+            return UNKNOWN_END_S
+        return silence_to_end_s(words, pitch_change_st)
 
     def _drop_provisional(self) -> bool:
         """Cancel the provisional decode; False if it is already running (it cannot be)."""
@@ -158,13 +218,15 @@ class StreamingTranscriber:
         """The words of [start_s, end_s) (capture time), from a decode of ``audio`` (which may
         reach either side of it, as context)."""
         words = drop_trailing_hallucination(
-            within(self.transcriber.transcribe(audio, offset_s=audio_start_s).words, start_s, end_s), end_s)
+            within(self._decode_clip(audio, offset_s=audio_start_s).words, start_s, end_s), end_s)
+        # Jobs run one at a time in order, so every committed segment before this one is done.
+        earlier = [piece.words() for _, _, piece in list(self._segments)
+                   if piece.job.done() and not piece.job.cancelled() and piece.job.exception() is None]
+        heard = join([*earlier, words])
+        self._heard = (end_s, heard, final_pitch_change_st(audio.slice_s(max(0.0, end_s - audio_start_s - 1.5))))
         if self.on_words is not None and words:
-            # Jobs run one at a time in order, so every committed segment before this one is done.
-            earlier = [piece.words() for _, _, piece in list(self._segments)
-                       if piece.job.done() and not piece.job.cancelled() and piece.job.exception() is None]
             try:
-                self.on_words(join([*earlier, words]))
+                self.on_words(heard)
             except Exception:  # a head start, not a result: the answer is judged without it
                 log.exception("on_words failed")
         return words
@@ -190,6 +252,8 @@ class StreamingTranscriber:
                     self._drop_provisional()
                     if end_s - self._cut_s >= 0.1:
                         self._commit(_Piece(self._submit(recording.clip, end_s)), self._cut_s, end_s)
+            while self.process_iter():  # whatever the caller's worker has not reached yet
+                pass
             words = join(piece.words() for _, _, piece in self._segments)
         finally:
             self.close()
@@ -199,11 +263,31 @@ class StreamingTranscriber:
         return Transcript.from_words(words, recording.speech_clip().duration_s)
 
     def close(self) -> None:
-        """Drop pending work (the answer was abandoned); safe to call more than once."""
+        """Drop pending work (the answer was abandoned, or finished) and release the caller's
+        worker; safe to call more than once."""
         if self._provisional is not None and not self._provisional[2]:
             self._provisional[1].job.cancel()
         self._provisional = None
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._ready:
+            self.closed = True
+            for job, _ in self._jobs:
+                job.cancel()
+            self._jobs.clear()
+            self._ready.notify_all()
+
+
+def run_worker(stream: StreamingTranscriber) -> None:
+    """A decode worker's loop: decodes as the stream queues them, until it is closed. The
+    caller starts it on a thread of its own (one per answer)."""
+    while not stream.closed:
+        stream.process_iter(wait_s=0.5)
+
+
+def start_worker(stream: StreamingTranscriber) -> threading.Thread:
+    """``run_worker`` on a daemon thread (named for stack dumps)."""
+    thread = threading.Thread(target=run_worker, args=(stream,), name="stream-asr", daemon=True)
+    thread.start()
+    return thread
 
 
 def within(words: list[Word], start_s: float, end_s: float) -> list[Word]:

@@ -8,6 +8,7 @@ bit-identical probabilities to the batch call (checked in tests/test_vad.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -140,10 +141,17 @@ class VadEvent:
 
 
 class Endpointer:
-    """Turns per-window speech probabilities into answer events. Pure logic, no I/O."""
+    """Turns per-window speech probabilities into answer events. Pure logic, no I/O.
 
-    def __init__(self, config: EndpointConfig = EndpointConfig()) -> None:
+    ``end_silence_s``, when given, is asked at every silent window how much silence ends the
+    answer now (the streaming policy answers from the words decoded so far: less after a
+    finished sentence, more after "and" or "um"); None falls back to the config's fixed values.
+    """
+
+    def __init__(self, config: EndpointConfig = EndpointConfig(),
+                 end_silence_s: Callable[[], float | None] | None = None) -> None:
         self.config = config
+        self.end_silence_s = end_silence_s
         self._window_s = WINDOW_SAMPLES / SAMPLE_RATE_HZ
         self._t = 0.0
         self._in_speech = False
@@ -206,8 +214,7 @@ class Endpointer:
             if self._started and not self._paused and silence_s >= cfg.pause_ms / 1000:
                 self._paused = True
                 events.append(VadEvent(Event.PAUSE, self._last_speech_end))
-            needed_ms = cfg.end_silence_ms if self._speech_s >= cfg.early_speech_s else cfg.early_end_silence_ms
-            if cfg.end_on_silence and self._started and silence_s >= needed_ms / 1000:
+            if cfg.end_on_silence and self._started and silence_s >= self._needed_silence_s():
                 events.append(VadEvent(Event.SPEECH_END, self._last_speech_end))
         if not self._started and self._t >= cfg.no_speech_timeout_s:
             events.append(VadEvent(Event.NO_SPEECH, self._t))
@@ -216,3 +223,11 @@ class Endpointer:
         if any(e.kind in (Event.SPEECH_END, Event.NO_SPEECH, Event.MAX_LENGTH) for e in events):
             self.done = True
         return events
+
+    def _needed_silence_s(self) -> float:
+        adaptive = self.end_silence_s() if self.end_silence_s is not None else None
+        if adaptive is not None:
+            return adaptive
+        cfg = self.config
+        needed_ms = cfg.end_silence_ms if self._speech_s >= cfg.early_speech_s else cfg.early_end_silence_ms
+        return needed_ms / 1000

@@ -2,10 +2,11 @@
 
 Replays real speech (bench/mix.py: the shared recordings joined to 10, 30 and 60 s) in real
 time through the real capture path (ALSA microphone fed at 16 kHz pace, bench/replay.py, then
-``record_answer`` with Silero VAD) into a real ``PracticeSession``, and times, per run:
+``record_streaming``: Silero VAD, the adaptive endpointer) into a real ``PracticeSession``, and
+times, per run:
 
-- streaming: from the moment ``record_answer`` returns (the endpointer has heard 700 ms of
-  silence: the kiosk knows the answer is over) to the customer's reaction being ready
+- streaming: from the moment ``record_streaming`` returns (the adaptive endpointer has heard
+  enough silence: the kiosk knows the answer is over) to the customer's reaction being ready
   (transcript, delivery, content, reaction, reaction's audio cached) via ``listen()``;
 - the same from the moment the trainee actually fell silent (adds the endpointing wait);
 - batch: ``PracticeSession.answer`` on the same recording without the stream (the upload path).
@@ -54,7 +55,7 @@ def _peak_rss_mb() -> float:
 
 def measure_answers(mic: PacedAlsaMicrophone, engines, runs: int, lengths: tuple[int, ...]) -> list[dict]:
     from analysis.turn import analyze_turn
-    from audio.capture import record_answer
+    from audio.answer_stream import record_streaming
     from audio.clip import Clip
     from audio.devices import Microphone
     from audio.wer import word_error_rate
@@ -73,14 +74,14 @@ def measure_answers(mic: PacedAlsaMicrophone, engines, runs: int, lengths: tuple
             stream = session.listen()
             mic.feed(clip)
             with Microphone() as m:
-                rec = record_answer(m.chunks(), on_event=stream.on_event)
+                rec = record_streaming(m.chunks(), stream)
             t_end = time.monotonic()
             turn = session.answer(rec, stream=stream)
             t_result = time.monotonic()
             mic.wait()
             stream_s.append(t_result - t_end)
             silence_s.append(t_result - (mic.started_at + rec.speech_end_s))
-            used_guess += stream.provisional_used
+            used_guess += stream.decoder.provisional_used
             wer_s.append(word_error_rate(mix.reference, turn.analysis.transcript.text))
 
             batch_session = PracticeSession(scenario, engines)

@@ -7,10 +7,11 @@ import json
 import random
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from audio.answer_stream import AnswerStream, record_streaming
 from audio.capture import Outcome, level_dbfs, record_answer
 from audio.clip import AudioError, Clip, load
 from audio.devices import Microphone, list_devices, require
@@ -123,9 +124,11 @@ def _until_enter(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
 
 def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
             line: Clip | None = None, speaker=None, heard: LineHeard | None = None,
-            on_event=None):
+            listen: Callable[[EndpointConfig], AnswerStream] | None = None):
     """One answer from the microphone. With ``line``, the microphone opens before the customer's
-    line plays (so an interruption is heard) and the customer's voice is taken back out."""
+    line plays (so an interruption is heard) and the customer's voice is taken back out. With
+    ``listen`` (a session's), the answer is streamed (endpointed on its words, transcribed while
+    it is spoken) and that stream is returned beside the recording, else None."""
     print(prompt + (" Press Enter when you have finished." if not config.end_on_silence else ""),
           file=sys.stderr)
 
@@ -143,13 +146,19 @@ def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
                              max_answer_s=config.max_answer_s + line.duration_s)
         if not config.end_on_silence:
             chunks = _until_enter(chunks)
-        recording = record_answer(chunks, config, on_level=meter, on_event=on_event)
+        stream = listen(config) if listen is not None else None
+        if stream is None:
+            recording = record_answer(chunks, config, on_level=meter)
+        else:
+            recording = record_streaming(chunks, stream, on_level=meter)
     print("", file=sys.stderr)
     if recording.outcome is Outcome.DEVICE_LOST:
         if not recording.has_speech:
+            if stream is not None:
+                stream.close()
             raise AnswerError(recording.error or "the microphone stopped working")
         print(f"  {recording.error}: judging what was heard before it stopped.", file=sys.stderr)
-    return recording
+    return recording, stream
 
 
 def _device(value: str | None):
@@ -165,7 +174,7 @@ def practice(args: argparse.Namespace) -> int:
     baseline = None
     if args.calibrate:
         print(f"\nCalibration: read this calmly, at your normal pace:\n  \"{CALIBRATION_TEXT}\"")
-        baseline = measure_baseline(_record(mic, "Speak now…").speech_clip(), engines)
+        baseline = measure_baseline(_record(mic, "Speak now…")[0].speech_clip(), engines)
     session = PracticeSession(scenario, engines, baseline)
     room = EndpointConfig.for_room(bool(args.noisy_store), bool(args.push_to_talk))
     print(f"\nScenario: {scenario.title}")
@@ -174,13 +183,12 @@ def practice(args: argparse.Namespace) -> int:
         line = session.current_line
         print(f"\nCustomer (anger {line.anger}): {line.text}")
         heard = LineHeard()
-        stream = session.listen()  # transcribes while the trainee is still talking
         try:
-            recording = _record(mic, "Your answer (stop talking to finish)…", room,
-                                load(line.audio_path), speaker, heard, stream.on_event)
+            # Streamed: transcribed while the trainee is still talking (answer() closes it).
+            recording, stream = _record(mic, "Your answer (stop talking to finish)…", room,
+                                        load(line.audio_path), speaker, heard, session.listen)
             record = session.answer(recording, customer_end_s=heard.line_end_s, stream=stream)
         except AnswerError as exc:
-            stream.close()
             unheard += 1
             print(f"  {exc}")
             continue

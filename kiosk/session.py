@@ -17,7 +17,9 @@ from pathlib import Path
 
 from audio.asr import Transcriber, Transcript, Word, shared_transcriber
 from audio.capture import Recording
-from audio.streaming import StreamingTranscriber
+from audio.answer_stream import AnswerStream
+from audio.streaming import StreamingTranscriber, start_worker
+from audio.vad import EndpointConfig
 from audio.tts import MAX_ANGER, Synthesizer, Voice
 from audio.clip import Clip, load
 from analysis.content import ContentResult, Rubric, ScoringContext, score_content, typed_transcript
@@ -269,20 +271,24 @@ class PracticeSession:
 
         return _LINE_MEASURES.submit(measure)
 
-    def listen(self) -> StreamingTranscriber:
-        """Start streaming for the answer about to be captured: pass its ``on_event`` to
-        ``audio.capture.record_answer`` and the returned object to ``answer(..., stream=)``.
+    def listen(self, config: EndpointConfig = EndpointConfig()) -> AnswerStream:
+        """Start hearing the answer about to be captured: feed the returned stream its audio
+        (``insert_audio_chunk``, or ``audio.answer_stream.record_streaming``) and pass it to
+        ``answer(..., stream=)``.
 
-        Also starts synthesizing, in the background, the lines the customer may say next, so
-        the reaction's audio is already cached when the answer has been judged, and scores the
-        words heard so far after each piece is transcribed, so the rubric's sentence vectors of
-        all but the last sentences are ready when the answer ends.
+        The session owns the threads of the turn: a decode worker for the stream (so the answer
+        is transcribed while it is spoken), and a background synthesis of the lines the
+        customer may say next, so the reaction's audio is already cached when the answer has
+        been judged. After each decode the words heard so far are scored, so the rubric's
+        sentence vectors of all but the last sentences are ready when the answer ends.
         """
         self._answered = threading.Event()
         self.presynthesis = threading.Thread(target=self._presynthesize, args=(self._answered,),
                                              name="presynth", daemon=True)
         self.presynthesis.start()
-        return StreamingTranscriber(self.engines.transcriber, on_words=self._prescore)
+        stream = AnswerStream(StreamingTranscriber(self.engines.transcriber, on_words=self._prescore), config)
+        start_worker(stream.decoder)
+        return stream
 
     def _prescore(self, words: list[Word]) -> None:
         """Score the answer so far and drop the result: what is kept is the sentence vectors
@@ -311,7 +317,7 @@ class PracticeSession:
             log.exception("pre-synthesis of the customer's next lines failed")
 
     def answer(self, recording: Recording, customer_end_s: float | None = None,
-               stream: StreamingTranscriber | None = None) -> TurnRecord:
+               stream: AnswerStream | None = None) -> TurnRecord:
         """Judge one recorded answer and let the customer react.
 
         ``customer_end_s`` is when the customer stopped talking on the recording's clock (for

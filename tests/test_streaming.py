@@ -13,7 +13,8 @@ from audio.clip import Clip, load
 from audio.devices import Microphone
 from audio.source import chunks_from_clip
 from audio.asr import Word
-from audio.streaming import StreamingTranscriber, drop_trailing_hallucination, join, within
+from audio.answer_stream import record_streaming
+from audio.streaming import StreamingTranscriber, drop_trailing_hallucination, join, start_worker, within
 from audio.wer import normalize_words, word_error_rate
 from analysis.content import score_content
 from bench.mix import mixed_answer
@@ -43,9 +44,12 @@ def test_streaming_is_as_accurate_as_batch_on_a_long_answer(transcriber, long_an
     mix, clip = long_answer
     heard: list[str] = []
     stream = StreamingTranscriber(transcriber, on_words=lambda words: heard.append(" ".join(w.text for w in words)))
+    worker = start_worker(stream)  # the caller owns the decode worker
     rec = record_answer(chunks_from_clip(clip, realtime=True), on_event=stream.on_event)
     heard_while_speaking = list(heard)
     streamed = stream.finish(rec)
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "finish releases the caller's worker"
     batch = transcriber.transcribe(rec.speech_clip())
     assert len(stream.segments_s) >= 3, "a 31 s answer must be transcribed in several pieces"
     wer_stream, wer_batch = word_error_rate(mix.reference, streamed.text), word_error_rate(mix.reference, batch.text)
@@ -116,7 +120,7 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
     voice = session.base_voice
     assert all(engines.synthesizer.cache_path(text, voice.with_anger(anger)).is_file()
                for text, anger in candidates)
-    rec = record_answer(chunks_from_clip(load(answer_wav)), on_event=stream.on_event)
+    rec = record_streaming(chunks_from_clip(load(answer_wav)), stream)
     turn = session.answer(rec, stream=stream)
     assert "sorry" in turn.analysis.transcript.text.lower()
     assert turn.analysis.content.score > 0

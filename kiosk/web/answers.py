@@ -1,9 +1,9 @@
 """Getting a recorded answer into the session engine: a browser upload or this machine's microphone.
 
-Both end as an ``audio.capture.Recording`` made by ``record_answer``, the same VAD endpointing
-the terminal kiosk uses, so an answer is trimmed and judged identically whichever way it came.
-Kept thin on purpose: a streaming answer path can replace ``recording_from_upload`` without
-touching the routes.
+Both end as an ``audio.capture.Recording`` made by the same VAD endpointing the terminal kiosk
+uses, so an answer is trimmed and judged identically whichever way it came. A browser that can
+stream sends its frames over a WebSocket instead (kiosk.web.live); the upload stays for
+recorded files and browsers without AudioWorklet or WebSocket.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from audio.answer_stream import AnswerStream, record_streaming
 from audio.capture import Recording, record_answer
 from audio.clip import AudioError, AudioTooLong, load
 from audio.devices import Microphone
@@ -144,24 +145,32 @@ def _until(chunks: Iterator[AudioChunk], stop: threading.Event) -> Iterator[Audi
 def recording_from_microphone(device: str | None, stop: threading.Event,
                               on_level: Callable[[float], None],
                               config: EndpointConfig = EndpointConfig(),
-                              on_event: Callable | None = None) -> Recording:
+                              stream: AnswerStream | None = None) -> Recording:
     """Record from this machine's microphone until the trainee stops talking, or ``stop`` is set
-    (the trainee tapped "done"). ``on_event`` sees the VAD events (a ``listen()`` stream's, so
-    the answer is transcribed while it is spoken). Raises audio.devices.DeviceError when there
-    is no microphone."""
+    (the trainee tapped "done"). With ``stream`` (a ``listen()`` made with the same ``config``)
+    the answer is endpointed on its words and transcribed while it is spoken. Raises
+    audio.devices.DeviceError when there is no microphone."""
     index = int(device) if device and device.isdigit() else (device or None)
     with Microphone(index) as mic:
-        return record_answer(_until(mic.chunks(), stop), config, on_level=on_level, on_event=on_event)
+        chunks = _until(mic.chunks(), stop)
+        if stream is None:
+            return record_answer(chunks, config, on_level=on_level)
+        return record_streaming(chunks, stream, on_level)
 
 
 def from_server_microphone(request) -> bool:
     return request.query_params.get("source") == "server"
 
 
-async def recording_from_request(request, settings, holder, on_event: Callable | None = None) -> Recording:
+def room_config(settings) -> EndpointConfig:
+    """The endpointing of a live answer on this kiosk (its noisy-store and push-to-talk settings)."""
+    return EndpointConfig.for_room(settings.noisy_store, settings.push_to_talk)
+
+
+async def recording_from_request(request, settings, holder, stream: AnswerStream | None = None) -> Recording:
     """The answer a request brings: its body (browser recording), or, with ``?source=server``,
-    this machine's microphone (``on_event`` then sees its VAD events). ``holder`` (a visit or a
-    round) receives the live level and can be stopped early."""
+    this machine's microphone (fed to ``stream`` when given, made with ``room_config``).
+    ``holder`` (a visit or a round) receives the live level and can be stopped early."""
     from starlette.concurrency import run_in_threadpool
 
     if from_server_microphone(request):
@@ -175,7 +184,7 @@ async def recording_from_request(request, settings, holder, on_event: Callable |
         try:
             return await run_in_threadpool(
                 recording_from_microphone, settings.input_device, holder.stop, level,
-                EndpointConfig.for_room(settings.noisy_store, settings.push_to_talk), on_event)
+                room_config(settings), stream)
         finally:
             holder.level_db = -100.0
     check_type(request.headers.get("content-type"))

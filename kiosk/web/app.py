@@ -21,7 +21,7 @@ from kiosk.errors import StoreError
 from kiosk.report import REPORT_CSS
 from kiosk.session import AnswerError
 from kiosk.store import UnknownTrainee
-from kiosk.web import practice, trainer
+from kiosk.web import live, practice, trainer
 from kiosk.web.answers import UploadError
 from kiosk.web.state import Kiosk, NotReady
 from scenarios.library import ScenarioNotFound
@@ -125,6 +125,7 @@ def create_app(kiosk: Kiosk, model: str | None = None) -> FastAPI:
         return Response(status_code=204)
 
     app.include_router(practice.router)
+    app.include_router(live.router)
     app.include_router(trainer.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -16,11 +16,13 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from analysis.delivery import CALM_WPM
+from audio.answer_stream import AnswerStream
+from audio.capture import Recording
 from kiosk.report import render_session_html, session_dict
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, CustomerLine, SessionResult, TurnRecord,
                            measure_baseline)
 from kiosk.store import clean_name
-from kiosk.web.answers import from_server_microphone, recording_from_request
+from kiosk.web.answers import from_server_microphone, recording_from_request, room_config
 from kiosk.web.state import MODEL_VOICE, Kiosk, Visit
 from scenarios.model import Scenario
 
@@ -118,7 +120,7 @@ def start_practice(request: Request, token: str, scenario: str = Body("surprise"
     return {"scenario": _scenario(chosen), "line": _line(token, 0, practice.current_line, chosen)}
 
 
-def _turn_json(token: str, visit: Visit, record: TurnRecord) -> dict:
+def turn_json(token: str, visit: Visit, record: TurnRecord) -> dict:
     a, r = record.analysis, record.reaction
     verdicts = [{"id": v.id, "status": v.status, "detail": v.detail}
                 for v in (a.delivery.speak_slowly, a.delivery.lower_voice) if v is not None]
@@ -140,28 +142,29 @@ async def answer(request: Request, token: str) -> dict:
     if visit.practice is None or visit.practice.finished:
         raise HTTPException(409, "Choose a scenario first.")
     # The kiosk's own microphone is heard live, so the answer is transcribed while it is spoken;
-    # a browser's recording arrives whole and is transcribed on arrival.
-    stream = visit.practice.listen() if from_server_microphone(request) else None
+    # an uploaded recording arrives whole and is transcribed on arrival.
+    live = from_server_microphone(request)
+    stream = visit.practice.listen(room_config(kiosk.settings)) if live else None
     try:
-        recording = await recording_from_request(request, kiosk.settings, visit,
-                                                 stream.on_event if stream is not None else None)
+        recording = await recording_from_request(request, kiosk.settings, visit, stream)
     except BaseException:
         if stream is not None:
             stream.close()
         raise
+    record = await run_in_threadpool(judge_turn, kiosk, visit, recording, stream)
+    return turn_json(token, visit, record)
 
-    def judge() -> TurnRecord:
-        with visit.lock:
-            record, visit.session_id = kiosk.judge(visit.practice, recording, visit.trainee, visit.keep_audio,
-                                                   visit.session_id, stream=stream)
-            visit.answers.append(recording.speech_clip())
-            visit.lines.append(visit.practice.current_line)
-            if visit.practice.finished:
-                kiosk.save_ending(visit)
-            return record
 
-    record = await run_in_threadpool(judge)
-    return _turn_json(token, visit, record)
+def judge_turn(kiosk: Kiosk, visit: Visit, recording: Recording, stream: AnswerStream | None) -> TurnRecord:
+    """Judge and store one answer of a visit, and queue the customer's reaction line."""
+    with visit.lock:
+        record, visit.session_id = kiosk.judge(visit.practice, recording, visit.trainee, visit.keep_audio,
+                                               visit.session_id, stream=stream)
+        visit.answers.append(recording.speech_clip())
+        visit.lines.append(visit.practice.current_line)
+        if visit.practice.finished:
+            kiosk.save_ending(visit)
+        return record
 
 
 @router.post("/visits/{token}/stop", status_code=204)

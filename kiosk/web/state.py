@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from audio.capture import Recording
 from audio.clip import Clip, save_wav
-from audio.streaming import StreamingTranscriber
+from audio.answer_stream import AnswerStream
 from audio.tts import Voice
 from kiosk.errors import StoreUnavailable
 from kiosk.session import CustomerLine, Engines, PracticeSession, TurnRecord, presynthesize_openings
@@ -192,7 +192,7 @@ class Kiosk:
 
     def judge(self, practice: PracticeSession, recording: Recording, trainee: Trainee, keep_audio: bool,
               session_id: int | None, round_id: int | None = None,
-              stream: StreamingTranscriber | None = None) -> tuple[TurnRecord, int]:
+              stream: AnswerStream | None = None) -> tuple[TurnRecord, int]:
         """Judge one answer and store the turn at once (with the recording only if opted in).
 
         The stored session is created with its first judged answer (``session_id`` None), in the

@@ -1,6 +1,8 @@
-// Capturing an answer: in the browser (getUserMedia + MediaRecorder, uploaded when done) or with
+// Capturing an answer: streamed from the browser (AudioWorklet frames over a WebSocket, the server
+// endpoints and transcribes them as they arrive), recorded in the browser and uploaded when done
+// (MediaRecorder: calibration, workshop rounds, browsers without AudioWorklet or WebSocket), or with
 // the kiosk's own microphone (the server records; the page only shows the level and can stop it).
-// Either way the server trims and judges the answer with the same VAD as the terminal kiosk.
+// Every way, the server trims and judges the answer with the same VAD as the terminal kiosk.
 
 const TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4", "audio/webm"];
 // Auto-stop: after at least 0.4 s of voice, 1.5 s of quiet ends the answer (the server then only
@@ -29,18 +31,10 @@ class BrowserCapture {
   constructor(onLevel, pushToTalk) { this.onLevel = onLevel; this.pushToTalk = pushToTalk; this.done = null; }
 
   async record() {
-    if (!navigator.mediaDevices || !window.MediaRecorder) {
+    if (!window.MediaRecorder) {
       throw new Error("This browser cannot record here (the page must be opened on this machine or over HTTPS).");
     }
-    let stream;
-    try {
-      // Automatic gain would flatten the very loudness the kiosk measures against your calm voice;
-      // echo cancellation keeps the customer's voice from the loudspeaker out of the answer.
-      stream = await navigator.mediaDevices.getUserMedia(
-        { audio: { autoGainControl: false, noiseSuppression: false, echoCancellation: true } });
-    } catch (e) {
-      throw new Error("No microphone could be opened: check the headset and allow the microphone.");
-    }
+    const stream = await openMicrophone();
     const mimeType = TYPES.find((t) => MediaRecorder.isTypeSupported(t)) || "";
     const recorder = new MediaRecorder(stream, mimeType ? { mimeType } : {});
     const pieces = [];
@@ -77,6 +71,111 @@ class BrowserCapture {
   stop() { if (this.done) this.done(); }
 }
 
+// Automatic gain would flatten the very loudness the kiosk measures against your calm voice;
+// echo cancellation keeps the customer's voice from the loudspeaker out of the answer.
+const MIC = { audio: { autoGainControl: false, noiseSuppression: false, echoCancellation: true } };
+
+async function openMicrophone() {
+  if (!navigator.mediaDevices) {
+    throw new Error("This browser cannot record here (the page must be opened on this machine or over HTTPS).");
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia(MIC);
+  } catch (e) {
+    throw new Error("No microphone could be opened: check the headset and allow the microphone.");
+  }
+}
+
+function streamingSupported() {
+  return Boolean(window.WebSocket && window.AudioWorkletNode && window.AudioContext && navigator.mediaDevices);
+}
+
+// The socket is open, or null when the server cannot stream (then the answer is uploaded instead).
+function openSocket(url) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => resolve(null);
+  });
+}
+
+// The answer streamed as it is spoken: the server decides when it has ended (the same adaptive
+// endpointing as the terminal), tells the page to stop, and sends the judged turn. Timings go out
+// as a "kiosk:answer-timing" event (bench/web_latency.py reads them; nothing else does).
+class StreamingCapture {
+  constructor(ws, onLevel, onSent) {
+    this.ws = ws; this.onLevel = onLevel; this.onSent = onSent; this.stopped = false;
+  }
+
+  async record() {
+    const ws = this.ws;
+    let stream;
+    try { stream = await openMicrophone(); } catch (e) { ws.close(); throw e; }
+    const context = new AudioContext();
+    const release = () => {
+      if (this.stopped) return;
+      this.stopped = true;
+      stream.getTracks().forEach((t) => t.stop());
+      context.close();
+      this.onLevel(-100);
+    };
+    const timing = { captureStartedAt: null };
+    const result = new Promise((resolve, reject) => {
+      ws.onmessage = (e) => {
+        const message = JSON.parse(e.data);
+        if (message.type === "ended") {
+          timing.endedAt = performance.now();
+          release();
+          this.onSent();
+        } else if (message.type === "turn") {
+          timing.turnAt = performance.now();
+          Object.assign(timing, message.answer || {});
+          window.dispatchEvent(new CustomEvent("kiosk:answer-timing", { detail: timing }));
+          resolve(message);
+        } else if (message.type === "error") {
+          const error = new Error(message.error);
+          error.status = message.status;
+          reject(error);
+        }
+      };
+      ws.onclose = () => reject(new Error("The connection to the kiosk was lost: please answer again."));
+    });
+    try {
+      await context.audioWorklet.addModule("/static/capture-worklet.js");
+      const node = new AudioWorkletNode(context, "kiosk-capture");
+      const mute = context.createGain();
+      mute.gain.value = 0;  // the graph must reach the output to run; nothing is heard
+      context.createMediaStreamSource(stream).connect(node).connect(mute).connect(context.destination);
+      ws.send(JSON.stringify({ type: "start", sample_rate_hz: context.sampleRate }));
+      node.port.onmessage = (e) => {
+        if (timing.captureStartedAt === null) {
+          timing.captureStartedAt = performance.now() - (e.data.byteLength / 2 / context.sampleRate) * 1000;
+        }
+        if (ws.readyState === WebSocket.OPEN && !this.stopped) ws.send(e.data);
+        const frame = new Int16Array(e.data);
+        let sum = 0;
+        for (const x of frame) sum += (x / 32768) * (x / 32768);
+        this.onLevel(10 * Math.log10(sum / frame.length + 1e-10));
+      };
+      return await result;
+    } finally {
+      release();
+      if (ws.readyState === WebSocket.OPEN) ws.close();
+    }
+  }
+
+  stop() { if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: "stop" })); }
+}
+
+// Only the conversation's answers stream: calibration and workshop rounds are short recordings
+// judged whole, and keep the upload.
+function streamUrl(url) {
+  if (!/\/answer$/.test(url) || !streamingSupported()) return null;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${url}/stream`;
+}
+
 // Record one answer and send it to `url`; resolves with the server's JSON.
 // mode "server": the kiosk's microphone records; `levelUrl`/`stopUrl` serve the meter and "done".
 export class Answerer {
@@ -103,6 +202,12 @@ export class Answerer {
         this.stopUrl = null;
         this.onLevel(-100);
       }
+    }
+    const live = streamUrl(url);
+    const ws = live ? await openSocket(live) : null;
+    if (ws) {
+      this.capture = new StreamingCapture(ws, this.onLevel, this.onSent);
+      try { return await this.capture.record(); } finally { this.capture = null; }
     }
     this.capture = new BrowserCapture(this.onLevel, this.pushToTalk);
     let blob;
