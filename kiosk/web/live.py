@@ -1,18 +1,20 @@
 """The browser's answer streamed: microphone frames over a WebSocket into the session's stream.
 
 The page captures with an AudioWorklet and sends mono int16 frames as they are captured, at its
-audio context's rate (browsers differ: 48 kHz, 44.1 kHz, or 16 kHz where the page may choose);
-here they are resampled to 16 kHz with libsoxr's streaming resampler and go into ``PracticeSession.listen()``'s ``AnswerStream``, the same endpointing and
-streaming transcription as the terminal, and the moment the answer ends the page is told to stop
-its microphone and the turn is judged: no waiting in the browser for 1.5 s of quiet, no upload,
-no batch transcription.
+audio context's rate (browsers differ: 48 kHz, 44.1 kHz, or 16 kHz where the page may choose).
+Here they are resampled to 16 kHz with libsoxr's streaming resampler and go into
+``PracticeSession.listen()``'s ``AnswerStream``, the same endpointing and streaming
+transcription as the terminal; the moment the answer ends the page is told to stop its
+microphone and the turn is judged: no waiting in the browser for 1.5 s of quiet, no upload, no
+batch transcription.
 
 Messages, browser to server: first ``{"type": "start", "sample_rate_hz": N}``, then binary frames
-(int16 little-endian PCM, mono, at that rate); the text ``{"type": "stop"}`` when the trainee taps "I've finished". Server to browser: ``{"type":
-"ended"}`` when the answer is over (the page shows "one moment"), then ``{"type": "turn", ...}``
-(the upload route's JSON, with where the speech lay on the capture clock) or ``{"type": "error", "status": N, "error": "sentence"}``,
-and the socket closes. A socket that drops before the answer ends abandons it: nothing is judged
-or stored, as with an upload that never arrived.
+(int16 little-endian PCM, mono, at that rate); the text ``{"type": "stop"}`` when the trainee
+taps "I've finished". Server to browser: ``{"type": "ended"}`` when the answer is over (the page
+shows "one moment"), then ``{"type": "turn", ...}`` (the upload route's JSON, with where the
+speech lay on the capture clock) or ``{"type": "error", "status": N, "error": "sentence"}``, and
+the socket closes. A socket that drops before the answer ends abandons it: nothing is judged or
+stored, as with an upload that never arrived.
 """
 
 from __future__ import annotations
