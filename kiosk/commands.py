@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from audio.answer_stream import AnswerStream, record_streaming
-from audio.capture import Outcome, level_dbfs, record_answer
+from audio.capture import Outcome, record_answer
 from audio.clip import AudioError, Clip, load
 from audio.devices import Microphone, list_devices, require
 from audio.duplex import LineHeard, answer_over_line

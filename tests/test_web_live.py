@@ -6,7 +6,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from audio.clip import load
-from test_web_api import KIOSK, kiosk, pin_hash, visit  # noqa: F401 - fixtures
+from test_web_api import KIOSK, kiosk, pin_hash, visit  # noqa: F401, F811 - fixtures
 
 ORIGIN = {"origin": "http://testserver"}
 

@@ -20,7 +20,6 @@ stored, as with an upload that never arrived.
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 import soxr
@@ -34,8 +33,6 @@ from kiosk.session import AnswerError
 from kiosk.web.answers import room_config
 from kiosk.web.practice import judge_turn, turn_json
 from kiosk.web.state import NotReady
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api")
 
