@@ -253,6 +253,7 @@ def analyze(args: argparse.Namespace) -> int:
 
 def score(args: argparse.Namespace) -> int:
     from analysis.content import score_content, typed_transcript
+    from analysis.offer_fit import judge_offers
     from analysis.semantic import load_encoder
 
     scenario = load_library().get(args.scenario)
@@ -268,9 +269,12 @@ def score(args: argparse.Namespace) -> int:
     # Loaded once for every answer in the file (None: patterns only).
     encoder = None if args.no_semantic else load_encoder()
     context = scenario.scoring_context()
-    results = [{"text": text, "content": score_content(typed_transcript(text), rubric, context,
-                                                       encoder=encoder).to_dict()}
-               for text in texts]
+    results = []
+    for text in texts:
+        transcript = typed_transcript(text)
+        content, offers = judge_offers(transcript, score_content(transcript, rubric, context, encoder=encoder),
+                                       context, encoder=encoder)
+        results.append({"text": text, "content": content.to_dict(), "offers": [o.to_dict() for o in offers]})
     if args.json:
         print_json(results[0] if args.text is not None else results)
     else:

@@ -25,9 +25,11 @@ from audio.clip import Clip, load
 from analysis.content import ContentResult, Rubric, ScoringContext, score_content, typed_transcript
 from analysis.delivery import Baseline, CustomerVoice, Signal, customer_voice, measure_signal
 from analysis.feedback import Tip, make_tips
+from analysis.offer_fit import warm_remedies
 from analysis.scorecard import Scorecard, TurnCard, build_scorecard, called_for_goals, stage_of
-from analysis.turn import TurnAnalysis, analyze_turn
+from analysis.turn import TurnAnalysis, analyze_turn, score_answer
 from scenarios import customer
+from scenarios.library import load_library
 from scenarios.model import LINE_KINDS, Scenario
 from scenarios.rubric import load_rubric
 from scenarios.scorecard import load_rules
@@ -105,11 +107,19 @@ class Engines:
         openings, after the kiosk is ready (``presynthesize_openings``): long before a
         trainee has typed a name and read the calibration sentence."""
         with ThreadPoolExecutor(max_workers=1) as pool:  # CTranslate2 leaves the other core free
-            rubric = pool.submit(score_content, Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5),
-                                 self.rubric)
+            rubric = pool.submit(_warm_scoring, self.rubric)
             self.transcriber.transcribe(Clip.silence(0.5))
             self.synthesizer.warm_up(neural=False)  # beside the rubric, after the decode
             rubric.result()
+
+
+def _warm_scoring(rubric: Rubric) -> None:
+    """One scoring (the rubric's example vectors), then every scenario's remedies and misses,
+    which offer_fit compares each offer with (about a hundred sentences: seconds the first time
+    on a machine, then read from the encoder's disk cache)."""
+    score_content(Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5), rubric)
+    warm_remedies(t for s in load_library().scenarios.values()
+                  for t in (*s.resolution.remedies, *s.resolution.not_remedies))
 
 
 def presynthesize_openings(engines: Engines, scenarios: list[Scenario]) -> None:
@@ -212,7 +222,7 @@ def model_answer_content(scenario: Scenario, rubric: Rubric) -> ContentResult:
     with _model_answer_lock:
         cached = _model_answer_cache.get(key)
     if cached is None:
-        cached = score_content(typed_transcript(scenario.model_answer), rubric, scenario.scoring_context())
+        cached = score_answer(typed_transcript(scenario.model_answer), rubric, scenario.scoring_context())[0]
         with _model_answer_lock:
             _model_answer_cache[key] = cached
     return cached
@@ -293,8 +303,8 @@ class PracticeSession:
     def _prescore(self, words: list[Word]) -> None:
         """Score the answer so far and drop the result: what is kept is the sentence vectors
         the embedding model remembers (analysis.semantic), the slow part of scoring."""
-        score_content(Transcript.from_words(words, words[-1].end_s), self.engines.rubric,
-                      self.scenario.scoring_context())
+        score_answer(Transcript.from_words(words, words[-1].end_s), self.engines.rubric,
+                     self.scenario.scoring_context())
 
     def likely_lines(self) -> list[tuple[str, int]]:
         """(text, anger) of every line the customer could say after the next answer, nearest

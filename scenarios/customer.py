@@ -3,9 +3,13 @@
 Anger (0 calm to 4 furious) moves with each answer, by at most two levels. What was said moves
 it: feeling heard (an apology, empathy, the problem said back) and a way forward (options, a
 promise that can be kept, a supervisor) calm; "calm down", blame or arguing inflame and spoil the
-rest of the answer. How it was said moves it too (``delivery_effect``): a raised voice or a
-rushed pace against the trainee's own calm baseline angers, a calm, slow, low voice soothes
-(guide 003: "emotions are infectious").
+rest of the answer. An offer counts only when it fits this customer's problem
+(analysis.offer_fit): one that fits no remedy gets the scenario's ``misfit`` retort. Sympathy
+alone is not a way forward (guides 000, 003: acknowledge, then solve): an answer without a
+fitting offer calms by at most one level, and until one has been made anger stays within one
+level of where the customer started. How it was said moves it too (``delivery_effect``): a
+raised voice or a rushed pace against the trainee's own calm baseline angers, a calm, slow, low
+voice soothes (guide 003: "emotions are infectious").
 
 The next line follows from the new state, in this order (``_decide``):
 
@@ -14,15 +18,16 @@ The next line follows from the new state, in this order (``_decide``):
 - the customer had accepted an option: a civil answer closes it (resolved), a provocation
   withdraws the acceptance;
 - the trainee hands over to a supervisor without offering anything else -> escalated;
-- a way forward, anger at most ACCEPT_AT, and heard often enough -> they accept; the answer
+- a fitting offer, anger at most ACCEPT_AT, and heard often enough -> they accept; the answer
   after that closes the conversation, so every resolved conversation has at least two turns;
 - furious twice in a row -> they walk out;
+- offers that fit nothing of theirs -> they say so (``misfit``);
 - stonewalled (no way forward twice running, or told "it's policy"/"nothing I can do") -> they
   ask for a manager, once;
 - angrier, or not yet heard enough -> the complaint again; otherwise they say more.
 
 At the last turn an open conversation ends: resolved if the customer is calm and was offered
-something, walked out otherwise.
+something that fits, walked out otherwise.
 """
 
 from __future__ import annotations
@@ -45,6 +50,40 @@ CLOSING = ("positive_close", "follow_up")
 """Items that end a settled conversation well (guides 000, 003)."""
 STONEWALLING = ("hide_behind_policy", "dismiss")
 """Penalties that make a customer ask for someone who can actually decide."""
+OFFERS = ("options", "keepable_promise")
+"""The trainee's own ways forward: judged against the scenario's remedies, and the only ones
+the customer accepts (a supervisor hands them over; a "let's" promises nothing yet)."""
+
+IN_WORDS = {
+    "listen_acknowledge": "you acknowledged what they said",
+    "restate_problem": "you said their problem back",
+    "apology": "you apologised",
+    "empathy": "you named how they feel",
+    "open_question": "you asked what happened",
+    "options": "you offered choices that fit their problem",
+    "keepable_promise": "you promised a next step you can keep",
+    "lets_together": "you took the problem on with them",
+    "supervisor": "you offered a supervisor",
+    "follow_up": "you arranged to follow up",
+    "positive_close": "you thanked them",
+    "sorry_you_feel": "\"sorry you feel that way\"",
+    "calm_down": "being told to calm down",
+    "blame_customer": "being blamed",
+    "argue": "being argued with",
+    "overpromise": "a promise you can't be sure to keep",
+    "dismiss": "having the problem brushed aside",
+    "hide_behind_policy": "being told it's policy",
+    "interrupt": "being interrupted",
+    "take_personally": "you defending yourself",
+    "aggressive": "an aggressive tone",
+    "safety_discount": "being offered money",
+    "reason_at_length": "being reasoned with at length",
+}
+"""What each rubric item meant to the customer, for the reasons a trainee reads (never an id)."""
+
+
+def in_words(item_ids: tuple[str, ...]) -> str:
+    return ", ".join(IN_WORDS.get(i, i.replace("_", " ")) for i in item_ids)
 
 ACCEPT_AT = 2
 """The customer takes an option only once their anger is at or below this."""
@@ -95,6 +134,10 @@ class _Heard:
     way: tuple[str, ...]
     closing: tuple[str, ...]
     provoked: tuple[str, ...]
+    fitting: tuple[str, ...]
+    """Offers of the trainee's own (OFFERS) that fit this customer's problem."""
+    misfit: str | None
+    """An offer that fits nothing of theirs, when no offer did: what the customer retorts to."""
     security: bool
     supervisor_only: bool
     """A supervisor offered with no option of the trainee's own: a hand-over."""
@@ -111,8 +154,11 @@ def _hits(turn: TurnAnalysis, ids: tuple[str, ...]) -> tuple[str, ...]:
 
 def _listen(turn: TurnAnalysis) -> _Heard:
     way = _hits(turn, WAY_FORWARD)
+    fitting = _hits(turn, OFFERS)
+    misfits = turn.misfits
     return _Heard(heard=_hits(turn, HEARD), way=way, closing=_hits(turn, CLOSING),
-                  provoked=tuple(f.id for f in turn.content.penalties if f.hit),
+                  provoked=tuple(f.id for f in turn.content.penalties if f.hit), fitting=fitting,
+                  misfit=misfits[0].quote if misfits and not fitting else None,
                   security=bool(_hits(turn, ("security",))),
                   supervisor_only="supervisor" in way and "options" not in way)
 
@@ -140,7 +186,7 @@ def delivery_effect(delivery: DeliveryMeasures) -> tuple[int, list[str]]:
 
 def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tuple[int, list[str]]:
     if h.provoked:
-        return min(2, len(h.provoked)), [f"was provoked ({', '.join(h.provoked)}), which spoiled the rest"]
+        return min(2, len(h.provoked)), [f"was provoked ({in_words(h.provoked)}), which spoiled the rest"]
     if scenario.safety:
         if h.security:
             return 0, ["saw you stop arguing and call for help"]
@@ -148,15 +194,17 @@ def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tupl
     delta, reasons = 0, []
     if h.heard:
         delta -= 1
-        reasons.append(f"felt heard ({', '.join(h.heard)})")
+        reasons.append(f"felt heard ({in_words(h.heard)})")
     if h.way and (h.heard or state.heard or state.anger <= ACCEPT_AT):
         delta -= 1
-        reasons.append(f"got a way forward ({', '.join(h.way)})")
+        reasons.append(f"got a way forward ({in_words(h.way)})")
     elif h.way:
         reasons.append("wanted to be heard before hearing solutions")
+    if h.misfit:
+        reasons.append(f"heard an offer that does nothing for their problem (\"{h.misfit}\")")
     if state.accepted and h.closing:
         delta -= 1
-        reasons.append(f"liked how you closed ({', '.join(h.closing)})")
+        reasons.append(f"liked how you closed ({in_words(h.closing)})")
     if not (h.heard or h.way or state.accepted):
         delta += 1
         reasons.append("did not feel heard")
@@ -170,7 +218,10 @@ def _anger_change(scenario: Scenario, state: CustomerState, h: _Heard, delivery:
     voice_delta, voice_reasons = delivery_effect(delivery)
     if voice_delta < 0 and delta > 0:
         voice_delta, voice_reasons = 0, []  # a calm voice does not make up for ignoring or provoking
-    return max(-MAX_STEP, min(MAX_STEP, delta + voice_delta)), reasons + voice_reasons
+    low = -1 if not (h.fitting or state.accepted) else -MAX_STEP
+    if delta + voice_delta < low:
+        reasons.append("still waiting to hear what you will do about it")
+    return max(low, min(MAX_STEP, delta + voice_delta)), reasons + voice_reasons
 
 
 def _decide(scenario: Scenario, state: CustomerState, h: _Heard, anger: int, delta: int,
@@ -185,10 +236,12 @@ def _decide(scenario: Scenario, state: CustomerState, h: _Heard, anger: int, del
         return ("repeat", None) if delta > 0 or h.provoked else ("resolved", "resolved")
     if h.supervisor_only and not h.provoked:
         return "handover", "escalated"
-    if h.way and not h.provoked and anger <= ACCEPT_AT and heard >= scenario.persona.needs_heard:
+    if h.fitting and not h.provoked and anger <= ACCEPT_AT and heard >= scenario.persona.needs_heard:
         return "accept", None
     if furious_again:
         return "walkout", "walked_out"
+    if h.misfit and not h.provoked:
+        return "misfit", None
     if ((stonewalled >= STONEWALL_TURNS or set(h.provoked) & set(STONEWALLING))
             and "manager" not in state.said):
         return "manager", None
@@ -216,7 +269,10 @@ def react(scenario: Scenario, state: CustomerState, turn: TurnAnalysis) -> tuple
     turn_no = state.turn + 1
     good_faith = not h.provoked and not scenario.safety
     heard = state.heard + bool(h.heard and good_faith)
-    offered = state.offered or bool(h.way and good_faith)
+    offered = state.offered or bool(h.fitting and good_faith)
+    if not offered and anger < scenario.persona.anger - 1 and anger < state.anger:
+        anger = min(state.anger, scenario.persona.anger - 1)
+        reasons.append("won't settle for sympathy alone: nothing has been offered that fixes it")
     stonewalled = 0 if h.way and good_faith else state.stonewalled + 1
     kind, ending = _decide(scenario, state, h, anger, delta, heard, stonewalled)
     if ending is None and turn_no >= scenario.max_turns:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis.content import Rubric
@@ -92,4 +92,17 @@ def load_library(extra_dirs: list[str | Path] | None = None, rubric: Rubric | No
         problems.extend(bad)
     for problem in problems:
         log.warning("skipped scenario data: %s", problem)
-    return Library(scenarios, tuple(problems))
+    return Library(with_rivals(scenarios), tuple(problems))
+
+
+def with_rivals(scenarios: dict[str, Scenario]) -> dict[str, Scenario]:
+    """Each scenario with every other scenario's remedies as its rivals: an offer is judged by
+    which customer's problem it is nearest to, so a paragraph learned for the late sofa settles
+    the late sofa and nothing else (analysis.offer_fit)."""
+    out = {}
+    for sid, s in scenarios.items():
+        own = set(s.resolution.remedies)
+        rivals = dict.fromkeys(t for other in scenarios.values() if other.id != sid
+                               for t in other.resolution.remedies if t not in own)
+        out[sid] = replace(s, resolution=replace(s.resolution, rivals=tuple(rivals))) if own else s
+    return out

@@ -19,19 +19,19 @@ SETTINGS = ("store_counter", "returns_desk", "checkout", "phone", "delivery", "r
 MAX_ANGER = 4
 MAX_NEEDS_HEARD = 3
 
-LINE_KINDS = ("opening", "details", "repeat", "manager", "accept", "handover", "resolved",
+LINE_KINDS = ("opening", "details", "repeat", "manager", "misfit", "accept", "handover", "resolved",
               "walkout", "threat")
 """What the customer can say: the opening complaint; more details once listened to; the complaint
 again when not acknowledged (louder, because anger drives the voice); a demand for a manager when
-stonewalled; accepting an option; the line as they are handed to a supervisor or as security
-arrives; the closing line when resolved; the parting shot when walking out; a threat (safety
-scenarios only)."""
+stonewalled; the retort to an offer that has nothing to do with their problem; accepting an
+option; the line as they are handed to a supervisor or as security arrives; the closing line when
+resolved; the parting shot when walking out; a threat (safety scenarios only)."""
 
-REQUIRED_LINES = ("opening", "details", "repeat", "accept", "resolved", "walkout")
+REQUIRED_LINES = ("opening", "details", "repeat", "misfit", "accept", "resolved", "walkout")
 SAFETY_REQUIRED_LINES = ("opening", "threat", "handover", "walkout")
 """A violent or drunk customer is never talked round, so they need no accept or resolved line."""
 
-LINE_FALLBACKS = {"details": "repeat", "manager": "repeat", "handover": "accept", "threat": "repeat",
+LINE_FALLBACKS = {"details": "repeat", "manager": "repeat", "misfit": "repeat", "handover": "accept", "threat": "repeat",
                   "accept": "resolved", "resolved": "opening", "repeat": "opening", "walkout": "opening"}
 """The kind said instead when a scenario has no line of the wanted kind; every chain ends at the
 opening line, which every scenario has."""
@@ -44,8 +44,12 @@ by name it is silently ignored and the previous line's voice is kept (measured: 
 out at 203 Hz after a female voice and 91 Hz after a male one), so British English is "en"."""
 _VOICE = re.compile(r"(?P<base>[a-z0-9\-]+)(\+[A-Za-z0-9]+)?")
 _FIELDS = {"id", "title", "setting", "difficulty", "source", "persona", "lines", "facts", "focus",
-           "weights", "model_answer", "safety", "max_turns"}
+           "weights", "model_answer", "safety", "max_turns", "resolution"}
 _PERSONA_FIELDS = {"name", "voice", "anger", "needs_heard"}
+_RESOLUTION_FIELDS = {"needs", "remedies", "not_remedies"}
+MIN_REMEDIES = 2
+"""Remedies a customer who can be satisfied needs at least: a choice (guide 000: offer more than
+one solution), and several phrasings of what would settle it."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,24 @@ class Persona:
     needs_heard: int = 1
     """Answers in which this customer must feel heard before accepting any solution: 2 or 3 for
     a customer who keeps repeating the same complaint (guide 003: turn up the empathy)."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What this customer came for, so an offer can be judged against their problem rather than
+    by its kind (analysis.offer_fit)."""
+
+    needs: tuple[str, ...]
+    """What the customer needs, in plain words (a safety scenario: distance and security)."""
+    remedies: tuple[str, ...] = ()
+    """Offers that would settle it, one offer per entry, in several phrasings and kinds. Empty
+    in a safety scenario: security settles it, not an offer."""
+    not_remedies: tuple[str, ...] = ()
+    """Offers that miss it however politely made (a delivery slot for a television that sold
+    out, a refund of something never bought)."""
+    rivals: tuple[str, ...] = ()
+    """The other scenarios' remedies, filled in by the library (scenarios.library): an offer
+    nearer one of them than to every remedy here answers somebody else's problem."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,7 @@ class Scenario:
     focus: tuple[str, ...]
     """Rubric items that matter most here (their weight is doubled)."""
     model_answer: str
+    resolution: Resolution = Resolution(())
     safety: bool = False
     """Violent or intoxicated customer: stop reasoning, keep distance, call security."""
     weights: dict[str, float] = field(default_factory=dict)
@@ -87,7 +110,9 @@ class Scenario:
     def scoring_context(self, customer_end_s: float | None = None) -> ScoringContext:
         weights = {item: 2.0 for item in self.focus}
         weights.update(self.weights)
-        return ScoringContext(weights=weights, safety=self.safety, customer_end_s=customer_end_s)
+        return ScoringContext(weights=weights, safety=self.safety, customer_end_s=customer_end_s,
+                              remedies=self.resolution.remedies,
+                              not_remedies=self.resolution.not_remedies + self.resolution.rivals)
 
     def line(self, kind: str, index: int = 0) -> str | None:
         """Variant ``index`` (cycling) of the lines of this kind, or None if there are none."""
@@ -228,6 +253,30 @@ def _scoring(src: TomlSource, rubric: Rubric, safety: bool, p: list[Problem]
     return focus, good
 
 
+def _resolution(src: TomlSource, safety: bool, p: list[Problem]) -> Resolution:
+    raw = src.data.get("resolution")
+    if not isinstance(raw, dict):
+        p.append(src.problem("resolution", "missing: add a [resolution] table with needs, remedies "
+                             "and not_remedies (a safety scenario: needs only)"))
+        return Resolution(())
+    for key in sorted(set(raw) - _RESOLUTION_FIELDS):
+        p.append(src.problem(f"resolution.{key}", "unknown field (check the spelling)"))
+    needs = _texts(src, "resolution.needs", p)
+    if safety:
+        for key in ("remedies", "not_remedies"):
+            if key in raw:
+                p.append(src.problem(f"resolution.{key}", "a safety scenario is settled by security, "
+                                     "not an offer: remove it and say what they need in needs"))
+        return Resolution(needs)
+    remedies = _texts(src, "resolution.remedies", p)
+    if remedies and len(remedies) < MIN_REMEDIES:
+        p.append(src.problem("resolution.remedies", f"give at least {MIN_REMEDIES} offers that would settle it"))
+    not_remedies = _texts(src, "resolution.not_remedies", p)
+    for text in set(remedies) & set(not_remedies):
+        p.append(src.problem("resolution.not_remedies", f"{text!r} is also a remedy"))
+    return Resolution(needs, remedies, not_remedies)
+
+
 def parse_scenario(src: TomlSource, rubric: Rubric) -> Scenario:
     """Build a Scenario, or raise DataFileError listing every problem."""
     p: list[Problem] = []
@@ -239,10 +288,11 @@ def parse_scenario(src: TomlSource, rubric: Rubric) -> Scenario:
     facts = _texts(src, "facts", p)
     focus, weights = _scoring(src, rubric, safety, p)
     model_answer = _text(src, "model_answer", p)
+    resolution = _resolution(src, safety, p)
     if p:
         raise DataFileError(p)
     d = src.data
     return Scenario(id=d["id"], title=title, setting=d["setting"], difficulty=d["difficulty"],
                     source=tuple(d["source"]), persona=persona, lines=lines, facts=facts,
-                    focus=focus, model_answer=model_answer, safety=safety, weights=weights,
+                    focus=focus, model_answer=model_answer, resolution=resolution, safety=safety, weights=weights,
                     max_turns=d.get("max_turns", 4), path=str(src.path))

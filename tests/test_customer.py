@@ -23,9 +23,8 @@ from audio.asr import Transcript, Word
 from audio.capture import record_answer
 from audio.clip import Clip
 from audio.source import chunks_from_clip
-from analysis.content import score_content
 from analysis.delivery import DeliveryMeasures, Verdict
-from analysis.turn import TurnAnalysis
+from analysis.turn import TurnAnalysis, score_answer
 from conftest import espeak
 from scenarios import customer
 from scenarios.customer import HEARD, WAY_FORWARD, CustomerState
@@ -92,8 +91,11 @@ def voices(calibration, engines) -> dict[str, DeliveryMeasures]:
 
 
 def turn(scenario: Scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
+    """The answer scored as a session scores it: the rubric, then its offers judged against
+    this scenario's remedies."""
     transcript = typed(text)
-    return TurnAnalysis(transcript, delivery, score_content(transcript, RUBRIC, scenario.scoring_context()))
+    content, offers = score_answer(transcript, RUBRIC, scenario.scoring_context())
+    return TurnAnalysis(transcript, delivery, content, offers)
 
 
 def play(scenario: Scenario, answers: list[str], delivery: DeliveryMeasures):

@@ -173,6 +173,14 @@ MUTATIONS = [
      "from 1 to 3", "needs_heard ="),
     ("TOML syntax", 'title = "The sofa that never came"', 'title = "The sofa that never came', "syntax",
      "not valid TOML", "title ="),
+    ("no resolution table", "[resolution]\n", "[unsaid]\n", "resolution", "missing: add a [resolution]", None),
+    ("no remedies", "remedies = [\n", "cures = [\n", "resolution.remedies", "missing", "[resolution]"),
+    ("one remedy only", "remedies = [\n", 'remedies = ["I can rebook the delivery."]\nold_remedies = [\n',
+     "resolution.remedies", "at least 2", "remedies = ["),
+    ("a remedy that is also a miss", "not_remedies = [\n",
+     'not_remedies = [\n  "I can waive the delivery charge.",\n', "resolution.not_remedies",
+     "is also a remedy", "not_remedies = ["),
+    ("no misfit line", "misfit = [", "misfits = [", "lines.misfit", "missing", "[lines]"),
 ]
 
 
@@ -205,6 +213,25 @@ def test_safety_scenarios_need_threat_and_handover_lines_but_no_accept(tmp_path)
     write(tmp_path, "drunk.toml", stripped)
     _, problems = validate_dir(tmp_path, RUBRIC)
     assert [p.field for p in problems] == ["lines.threat"]
+
+
+def test_safety_scenarios_say_what_they_need_and_are_not_settled_by_an_offer(tmp_path):
+    text = (BUILTIN_DIR / "threatening-customer.toml").read_text()
+    assert LIBRARY.get("threatening-customer").resolution.needs
+    offered = text.replace("[resolution]\n", '[resolution]\nremedies = ["A refund.", "A voucher."]\n')
+    write(tmp_path, "threat.toml", offered)
+    _, problems = validate_dir(tmp_path, RUBRIC)
+    assert [p.field for p in problems] == ["resolution.remedies"] and "security" in problems[0].message
+
+
+def test_every_scenario_knows_what_it_needs_and_every_other_scenarios_remedies_are_rivals():
+    for s in LIBRARY.sorted():
+        assert s.resolution.needs
+        if not s.safety:
+            assert len(s.resolution.remedies) >= 2 and s.resolution.not_remedies
+            others = {t for o in LIBRARY.sorted() if o.id != s.id for t in o.resolution.remedies}
+            assert set(s.resolution.rivals) == others - set(s.resolution.remedies)
+            assert s.line("misfit")
 
 
 def test_duplicate_ids_are_reported_in_a_folder_and_against_the_built_ins(tmp_path):

@@ -16,7 +16,7 @@ from audio.asr import Word
 from audio.answer_stream import record_streaming
 from audio.streaming import StreamingTranscriber, drop_trailing_hallucination, join, start_worker, within
 from audio.wer import normalize_words, word_error_rate
-from analysis.content import score_content
+from analysis.turn import score_answer
 from bench.mix import mixed_answer
 from conftest import espeak
 
@@ -128,8 +128,8 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
     assert (turn.reaction.line, turn.reaction.anger_after) in candidates
     # Scoring the answer piece by piece while it was spoken (to have its sentence vectors
     # ready) changes nothing: a fresh scoring of the same transcript gives the same result.
-    fresh = score_content(turn.analysis.transcript, engines.rubric, session.scenario.scoring_context())
-    assert fresh == turn.analysis.content
+    fresh, offers = score_answer(turn.analysis.transcript, engines.rubric, session.scenario.scoring_context())
+    assert fresh == turn.analysis.content and offers == turn.analysis.offers
 
 
 def test_only_an_improbable_word_at_a_segment_end_is_dropped():

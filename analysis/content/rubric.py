@@ -86,6 +86,10 @@ class ScoringContext:
     """The customer is violent or intoxicated: security, not reasoning, is the right answer."""
     customer_end_s: float | None = None
     """When the customer stopped talking, on the answer's clock; words before it interrupt."""
+    remedies: tuple[str, ...] = ()
+    """What would settle this customer's problem (analysis.offer_fit judges offers by them)."""
+    not_remedies: tuple[str, ...] = ()
+    """Offers that miss this customer's problem, however well phrased."""
 
 
 def applies(item: RubricItem, context: ScoringContext) -> bool:
