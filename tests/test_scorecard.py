@@ -12,10 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from analysis.content import score_content, typed_transcript
+from analysis.content import typed_transcript
 from analysis.delivery import DeliveryMeasures, Verdict
 from analysis.scorecard import build_scorecard, called_for_goals, stage_of
-from analysis.turn import TurnAnalysis
+from analysis.turn import TurnAnalysis, score_answer
 from conftest import espeak
 from kiosk.commands import DEMO_CLOSE, DEMO_STUMBLE
 from kiosk.session import PracticeSession, model_answer_content
@@ -45,8 +45,10 @@ def calm(engines, tmp_path_factory) -> DeliveryMeasures:
 
 
 def analysed(scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
+    """A typed answer judged as a spoken one is: offers checked against this customer's problem."""
     transcript = typed_transcript(text)
-    return TurnAnalysis(transcript, delivery, score_content(transcript, RUBRIC, scenario.scoring_context()))
+    content, offers = score_answer(transcript, RUBRIC, scenario.scoring_context())
+    return TurnAnalysis(transcript, delivery, content, offers)
 
 
 def converse(engines, scenario, say, delivery: DeliveryMeasures) -> PracticeSession:
