@@ -46,7 +46,7 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
     item_id = raw.get("id")
     if not isinstance(item_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", item_id or ""):
         problems.append(src.problem(f"{key}.id", "needs an id of lower-case letters, digits and _"))
-    for text_key in ("description", "tip"):
+    for text_key in ("name", "description", "tip"):
         if not isinstance(raw.get(text_key), str) or not raw[text_key].strip():
             problems.append(src.problem(f"{key}.{text_key}", "must be a non-empty sentence"))
     if raw.get("source") not in GUIDES:
@@ -74,14 +74,14 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
                 re.compile(pattern)
             except re.error as exc:
                 problems.append(src.problem(f"{key}.{name}", f"bad pattern {pattern!r}: {exc}"))
-    unknown = set(raw) - {"id", "description", "source", "weight", "penalty", "applies", "tip", "threshold",
+    unknown = set(raw) - {"id", "name", "description", "source", "weight", "penalty", "applies", "tip", "threshold",
                           "patterns", "unless", "examples", "counter_examples", "overlaps"}
     for name in sorted(unknown):
         problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
     if len(problems) > before:
         return None
-    return RubricItem(id=item_id, description=raw["description"].strip(), source=raw["source"],
-                      weight=float(weight), penalty=raw.get("penalty", False),
+    return RubricItem(id=item_id, name=raw["name"].strip(), description=raw["description"].strip(),
+                      source=raw["source"], weight=float(weight), penalty=raw.get("penalty", False),
                       applies=raw.get("applies", "always"), tip=raw["tip"].strip(),
                       threshold=float(threshold), **lists)
 
@@ -118,6 +118,12 @@ def parse_rubric(src: TomlSource) -> Rubric:
 def load_rubric(path: str | Path | None = None) -> Rubric:
     """The rubric at ``path`` (default: the one shipped in this package)."""
     return _load_cached(Path(path) if path else RUBRIC_PATH)
+
+
+def item_names(path: str | Path | None = None) -> dict[str, str]:
+    """Item id -> the words a trainee reads ("apology" -> "you said sorry"), for screens and
+    reports rendered from stored JSON, which carries ids only."""
+    return {item.id: item.name for item in load_rubric(path).items}
 
 
 @functools.lru_cache(maxsize=4)

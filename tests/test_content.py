@@ -58,6 +58,7 @@ def test_every_required_item_has_description_guide_weight_and_examples():
     assert REQUIRED_IDS <= RUBRIC.ids
     for item in RUBRIC.items:
         assert item.description and item.tip and item.source in GUIDES and item.weight > 0, item.id
+        assert item.name and "_" not in item.name, item.id   # what a trainee reads: words, no ids
         assert item.examples and item.counter_examples, item.id
     assert {i.source for i in RUBRIC.items} == set(GUIDES)
 

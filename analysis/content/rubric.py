@@ -48,6 +48,10 @@ class RubricItem:
     """Items one sentence may earn together with this one (docs/labelling.md: "I'll ring you on
     Friday" is a commitment and a follow-up). Their examples do not compete with this item's in
     the nearest-neighbour decision; every other item's do."""
+    name: str = field(default="", repr=False)
+    """What a trainee reads on screen ("you said sorry"). Left out of the repr: the learned
+    weights are keyed to the rubric's repr (analysis.learned.fingerprint), and wording on screen
+    changes nothing they were trained on."""
 
 
 @dataclass(frozen=True)
