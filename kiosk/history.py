@@ -14,12 +14,18 @@ from pathlib import Path
 
 from markupsafe import Markup
 
+from kiosk import plain
 from kiosk.report import environment, render_markdown, render_page_html, render_session_html, write_text_atomic
 from kiosk.store import SessionSummary, Store, Trainee, UnknownTrainee
+from scenarios.rubric import item_names
 
 CSV_FIELDS = ("trainee", "session", "started_at", "scenario", "round", "turn", "score", "anger_before",
               "anger_after", "ending", "wpm", "median_f0_hz", "level_db", "speak_slowly", "lower_voice",
-              "transcript")
+              "transcript", "tips")
+"""The fixed columns; after them one column per rubric item (its trainee-facing name, "yes" when
+this answer earned it or, for a penalty, did it; "no" when not; empty where it did not apply).
+Values are words a spreadsheet reader understands ("needs work", "walked out"), numbers bare
+with the unit in the column name."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def render_history_markdown(history: History) -> str:
     out += ["", "| when | scenario | answers | score | ending | final anger |", "| --- | --- | --- | --- | --- | --- |"]
     for s in history.summaries:
         out.append(f"| {s.started_at:%Y-%m-%d %H:%M} | {_md(s.scenario_title)} | {s.turns} | "
-                   f"{'–' if s.score is None else s.score} | {(s.ending or 'stopped').replace('_', ' ')} | "
+                   f"{'–' if s.score is None else s.score} | {plain.ending_words(s.ending, s.round_id)} | "
                    f"{'–' if s.final_anger is None else s.final_anger} |")
     if not history.summaries:
         out.append("| – | no practice yet | | | | |")
@@ -100,14 +106,33 @@ def _cell(value: object) -> object:
     return value
 
 
+def _earned(data: dict) -> dict[str, str]:
+    """Rubric item id -> "yes"/"no" for one stored answer: from its ``scorecard`` when the turn
+    carries one, else from its content findings."""
+    card = data.get("scorecard")
+    if card:
+        out = {i["id"]: "yes" if i.get("earned") else "no" for i in card.get("items", [])}
+        out.update({p["id"]: "yes" for p in card.get("penalties", [])})
+        return out
+    content = data.get("content") or {}
+    return {f["id"]: "yes" if f.get("hit") else "no"
+            for f in (*content.get("items", []), *content.get("penalties", []))}
+
+
 def export_csv(store: Store) -> str:
+    items = list(item_names().items())
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(CSV_FIELDS)
+    writer.writerow([*CSV_FIELDS, *(name for _, name in items)])
     for row in store.export_turns():
-        d = (row.pop("data") or {}).get("delivery") or {}
+        data = row.pop("data") or {}
+        d = data.get("delivery") or {}
+        earned = _earned(data)
         row.update(wpm=d.get("wpm"), median_f0_hz=d.get("median_f0_hz"), level_db=d.get("level_db"),
-                   speak_slowly=(d.get("speak_slowly") or {}).get("status"),
-                   lower_voice=(d.get("lower_voice") or {}).get("status"))
-        writer.writerow([_cell("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS])
+                   speak_slowly=plain.status_words((d.get("speak_slowly") or {}).get("status")),
+                   lower_voice=plain.status_words((d.get("lower_voice") or {}).get("status")),
+                   ending=plain.ending_words(row.get("ending"), row.get("round")),
+                   tips=" | ".join(plain.unmarked(plain.tip_text(t.get("text", ""))) for t in row.get("tips") or []))
+        writer.writerow([_cell("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS]
+                        + [earned.get(item_id, "") for item_id, _ in items])
     return buf.getvalue()

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from analysis.delivery import PaceBand
 
 WIDTH, HEIGHT = 560, 170
-LEFT, RIGHT, TOP, BOTTOM = 46, 12, 14, 28
+LEFT, RIGHT, TOP, BOTTOM = 72, 12, 14, 28
 """Plot margins in SVG units: room for the y labels on the left and the x labels below."""
 
 
@@ -47,9 +47,9 @@ class _Frame:
         return HEIGHT - BOTTOM - (value - self.y0) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
 
 
-def _svg(label: str, body: list[str], css: str) -> Markup:
+def _svg(label: str, body: list[str], css: str, width: int = WIDTH, height: int = HEIGHT) -> Markup:
     return Markup(
-        f'<svg class="chart {css}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+        f'<svg class="chart {css}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>')
 
 
@@ -108,11 +108,14 @@ def _polylines(f: _Frame, xs: Sequence[float], ys: Sequence[float | None], css: 
 
 
 def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, what: str, unit: str,
-                  band: tuple[float, float] | None, reference: float | None) -> Markup:
+                  band: tuple[float, float] | None, reference: float | None,
+                  ends: tuple[str, str] | None = None) -> Markup:
     """A measure over the answer (10 points a second) against the trainee's calm band.
 
     ``band`` is the range that still counts as calm, ``reference`` the calm value itself; both
-    None when the trainee has no baseline yet, and the chart says so.
+    None when the trainee has no baseline yet, and the chart says so. ``ends`` names the bottom
+    and top of the scale in words ("lower", "higher") instead of numbers: a trainee reads the
+    line against the band, and hertz or decibels would only be jargon.
     """
     data = _finite(values)
     if not times_s or not data:
@@ -132,7 +135,9 @@ def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, w
     if reference is not None:
         y = f.y(reference)
         body.append(f'<line class="calm-line" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}"/>')
-    body += _axes(f, _ticks(f.y0, f.y1), _ticks(0.0, f.x1, 5), f" {unit}" if unit == "Hz" else "", " s")
+    y_ticks = _ticks(f.y0, f.y1)
+    names = {t: "" for t in y_ticks} | {y_ticks[0]: ends[0], y_ticks[-1]: ends[1]} if ends and y_ticks else None
+    body += _axes(f, y_ticks, _ticks(0.0, f.x1, 5), f" {unit}" if unit == "Hz" else "", " s", names)
     body += _polylines(f, times_s, values, "series")
     above = sum(1 for v in data if band is not None and v > band[1])
     if band is None:
@@ -204,3 +209,102 @@ def progress_chart(points: Sequence[tuple[str, int | None]]) -> Markup:
     label = (f"Scores of {len(scored)} sessions, oldest first: " + ", ".join(str(s) for _, s in scored)
              + " (out of 100).")
     return _svg(label, body, "progress")
+
+
+CONV_WIDTH = 480
+"""The conversation chart is drawn narrower than the others, so at the width the feedback gives
+it (at most 760 px on a 1280 px screen, the whole width on a phone) its 15-unit labels stay
+readable: at least 14 px on the kiosk screen, about 10 px on a 390 px phone."""
+_LANE_LEFT = 78
+
+
+def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band: tuple[float, float],
+                       pace_band_label: str, max_anger: int = 4) -> Markup:
+    """One picture of the whole conversation: the customer's anger at the start and after each
+    answer, and under it each answer's pace and voice against the calm band, on the same columns.
+
+    ``answers`` holds per answer ``wpm`` (or None), ``pace_status``, ``voice`` (how far the voice
+    rose against its own limit: 1.0 is the edge of calm, None when not judged) and
+    ``voice_status``. Lanes say "calm", "rushed", "raised" in words; numbers are the markers' labels.
+    """
+    if not curve:
+        return _svg("No answers yet.", [_text(CONV_WIDTH / 2, 60, "no answers yet")], "conversation empty",
+                    width=CONV_WIDTH, height=120)
+    height = 340
+    columns = max(len(curve) - 1, 1)
+    right = 30
+
+    def x(i: int) -> float:
+        return _LANE_LEFT + 22 + i * (CONV_WIDTH - _LANE_LEFT - 22 - right) / columns
+
+    body: list[str] = []
+    # Anger: 0 (calm) at the bottom of its panel, max at the top.
+    a_top, a_bottom = 34.0, 120.0
+
+    def ay(a: float) -> float:
+        return a_bottom - a / max_anger * (a_bottom - a_top)
+
+    body.append(_text(8, 18, "Customer's anger", "lane-title", "start"))
+    for a, name in ((0, "calm"), (2, "upset"), (max_anger, "furious")):
+        body.append(f'<line class="grid" x1="{_LANE_LEFT}" y1="{ay(a):.1f}" x2="{CONV_WIDTH - 8}" y2="{ay(a):.1f}"/>')
+        body.append(_text(_LANE_LEFT - 6, ay(a) + 5, name, "lane-label", "end"))
+    points = " ".join(f"{x(i):.1f},{ay(a):.1f}" for i, a in enumerate(curve))
+    body.append(f'<polyline class="series anger-line" points="{points}"/>')
+    body += [f'<circle class="marker anger-marker" cx="{x(i):.1f}" cy="{ay(a):.1f}" r="6"/>'
+             for i, a in enumerate(curve)]
+
+    # Pace: a lane from slow to rushed with the calm band shaded; each answer's words a minute.
+    p_top, p_bottom = 192.0, 240.0
+    p_lo, p_hi = min(60.0, pace_band[0] - 30), max(220.0, pace_band[1] + 30)
+
+    def py(wpm: float) -> float:
+        w = min(max(wpm, p_lo), p_hi)
+        return p_bottom - (w - p_lo) / (p_hi - p_lo) * (p_bottom - p_top)
+
+    body.append(_text(8, p_top - 34, "Your pace (words a minute)", "lane-title", "start"))
+    body.append(f'<rect class="calm-band" x="{_LANE_LEFT}" y="{py(pace_band[1]):.1f}" '
+                f'width="{CONV_WIDTH - 8 - _LANE_LEFT}" height="{py(pace_band[0]) - py(pace_band[1]):.1f}"/>')
+    body.append(_text(_LANE_LEFT - 6, py(p_hi) + 6, "rushed", "lane-label", "end"))
+    body.append(_text(_LANE_LEFT - 6, py(sum(pace_band) / 2) + 5, "calm", "lane-label calm-text", "end"))
+    body.append(_text(_LANE_LEFT - 6, py(p_lo), "slow", "lane-label", "end"))
+    # Voice: how far it rose against its own limit; the band is calm (up to the limit).
+    v_top, v_bottom, v_lo, v_hi = 290.0, 318.0, -1.0, 2.0
+
+    def vy(v: float) -> float:
+        v = min(max(v, v_lo), v_hi)
+        return v_bottom - (v - v_lo) / (v_hi - v_lo) * (v_bottom - v_top)
+
+    body.append(_text(8, v_top - 20, "Your voice", "lane-title", "start"))
+    judged = [a for a in answers if a.get("voice") is not None]
+    if judged:
+        body.append(f'<rect class="calm-band" x="{_LANE_LEFT}" y="{vy(1.0):.1f}" '
+                    f'width="{CONV_WIDTH - 8 - _LANE_LEFT}" height="{vy(v_lo) - vy(1.0):.1f}"/>')
+        body.append(_text(_LANE_LEFT - 6, vy(v_hi) + 6, "raised", "lane-label", "end"))
+        body.append(_text(_LANE_LEFT - 6, vy(0.0) + 5, "calm", "lane-label calm-text", "end"))
+    else:
+        body.append(_text((_LANE_LEFT + CONV_WIDTH) / 2, (v_top + v_bottom) / 2 + 5,
+                          "not judged: no calm voice recorded", "lane-label"))
+    for i, a in enumerate(answers, start=1):
+        if i >= len(curve):
+            break
+        wpm = a.get("wpm")
+        if isinstance(wpm, (int, float)) and math.isfinite(wpm):
+            cls = f"marker status-{escape(a.get('pace_status') or 'unknown')}"
+            body.append(f'<circle class="{cls}" cx="{x(i):.1f}" cy="{py(wpm):.1f}" r="7"/>')
+            last = i == len(curve) - 1  # above its marker; the last one leans left, off the edge
+            body.append(_text(x(i) + 8 if last else x(i), py(wpm) - 12, f"{wpm:.0f}/min", "value-label",
+                              "end" if last else "middle"))
+        if a.get("voice") is not None:
+            cls = f"marker status-{escape(a.get('voice_status') or 'unknown')}"
+            body.append(f'<circle class="{cls}" cx="{x(i):.1f}" cy="{vy(a["voice"]):.1f}" r="7"/>')
+    for i in range(len(curve)):
+        name = "start" if i == 0 else (f"answer {i}" if len(curve) <= 4 else str(i))
+        anchor = "start" if i == 0 else ("end" if i == len(curve) - 1 else "middle")
+        body.append(_text(x(i) + (12 if anchor == "end" else 0), height - 6, name, "lane-label", anchor))
+    paces = [f"{a['wpm']:.0f}" for a in answers if isinstance(a.get("wpm"), (int, float))]
+    label = ("Customer anger, 0 calm to 4 furious: " + ", then ".join(str(a) for a in curve) + ". "
+             + (f"Your pace in words per minute: {', '.join(paces)} ({pace_band_label}). " if paces else "")
+             + ("Your voice: " + ", ".join(
+                 {"pass": "calm", "needs_work": "raised"}.get(a.get("voice_status"), "not judged") for a in answers)
+                + "." if judged else "Your voice was not judged: no calm voice recorded."))
+    return _svg(label, body, "conversation", width=CONV_WIDTH, height=height)

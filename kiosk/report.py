@@ -18,8 +18,8 @@ from pathlib import Path
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from markupsafe import Markup
 
-from analysis.delivery import HIGHER_ST, LOUDER_DB, Baseline, pace_band
-from kiosk import plots
+from analysis.delivery import EFFORT_DB, HIGHER_ST, LOUDER_DB, Baseline, pace_band
+from kiosk import plain, plots
 from kiosk.session import SessionResult
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -79,12 +79,41 @@ def turn_charts(turn: dict, baseline: dict | None) -> dict[str, Markup]:
     level_band = (level_ref - LOUDER_DB, level_ref + LOUDER_DB) if level_ref is not None else None
     return {
         "pitch": plots.contour_chart(times, d.get("f0_contour_hz") or [], what="pitch", unit="Hz",
-                                     band=f0_band, reference=f0_ref),
+                                     band=f0_band, reference=f0_ref, ends=("lower", "higher")),
         "level": plots.contour_chart(times, d.get("level_contour_db") or [], what="loudness", unit="dBFS",
-                                     band=level_band, reference=level_ref),
+                                     band=level_band, reference=level_ref, ends=("quieter", "louder")),
         "rate": plots.rate_chart(_number(d.get("wpm")), pace_band(_number((baseline or {}).get("wpm"))),
                                  _number((baseline or {}).get("wpm"))),
     }
+
+
+def voice_rise(delivery: dict) -> float | None:
+    """How far the voice rose, as a fraction of the limit the verdict allows (1.0 = the edge of
+    calm): the largest of pitch, level and strain over their limits (analysis.delivery), so the
+    conversation chart's calm band is the verdict's. None when the voice was not judged."""
+    v = (delivery.get("lower_voice") or {}).get("status")
+    if v not in ("pass", "needs_work"):
+        return None
+    parts = [delivery.get(k) / limit for k, limit in (("f0_delta_st", HIGHER_ST), ("level_delta_db", LOUDER_DB),
+                                                       ("balance_delta_db", EFFORT_DB))
+             if _number(delivery.get(k)) is not None]
+    rise = max(parts) if parts else 0.0
+    # A trend or an overloaded microphone also fails the verdict: the marker must be above the band.
+    return max(rise, 1.3) if v == "needs_work" else min(rise, 1.0)
+
+
+def conversation_chart(session: dict) -> Markup:
+    """The feedback's one chart: anger across the conversation, each answer's pace and voice."""
+    baseline_wpm = _number((session.get("baseline") or {}).get("wpm"))
+    pace = pace_band(baseline_wpm)  # the band the speak_slowly verdict passes
+    band = (pace.low_wpm, pace.high_wpm)
+    label = f"{'calm for you' if baseline_wpm else 'calm enough'}: {band[0]:.0f} to {band[1]:.0f}"
+    answers = []
+    for turn in session.get("turns") or []:
+        d = turn.get("delivery") or {}
+        answers.append({"wpm": _number(d.get("wpm")), "pace_status": (d.get("speak_slowly") or {}).get("status"),
+                        "voice": voice_rise(d), "voice_status": (d.get("lower_voice") or {}).get("status")})
+    return plots.conversation_chart(session.get("anger_curve") or [], answers, band, label)
 
 
 def guide_title(source: str) -> str:
@@ -106,17 +135,23 @@ def environment(*extra_dirs: Path) -> Environment:
                       autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=ChainableUndefined)
     env.globals.update(turn_charts=turn_charts, anger_chart=plots.anger_chart,
                        progress_chart=plots.progress_chart, guide_title=guide_title, endings=ENDINGS,
-                       fmt=_fmt)
+                       fmt=_fmt, conversation_chart=conversation_chart, plain=plain)
     env.filters["words"] = lambda s: str(s).replace("_", " ")
+    env.filters["markdown"] = plain.markdown
+    env.filters["reason"] = plain.reason
     return env
 
 
-def render_session_html(session: dict, audio: dict | None = None) -> Markup:
+def render_session_html(session: dict, audio: dict | None = None, model_answer: str | None = None) -> Markup:
     """The session as an HTML fragment (the kiosk's feedback screen, a trainer's session page).
 
-    ``audio`` may map "answers" to a list of URLs per turn and "model" to the model answer's URL.
+    ``audio`` may map "answers" to a list of URLs per turn (None where there is nothing to play),
+    "model" to the model answer's URL and "download" to True when the answers may be saved (the
+    trainer's kept recordings). ``model_answer`` is the scenario's model answer in words, shown
+    beside its play button because a noisy shop floor may not hear it.
     """
-    return Markup(environment().get_template("_session.html").render(s=session, audio=audio or {}))
+    return Markup(environment().get_template("_session.html").render(
+        s=session, audio=audio or {}, model_answer=model_answer))
 
 
 def render_page_html(title: str, body: Markup) -> str:
@@ -169,7 +204,7 @@ def _scorecard_markdown(card: dict, h: str) -> list[str]:
         else:
             out.append(f"- ✘ {g.get('name')}: not yet (0/{g.get('max_points', 0):g})")
     for p in card.get("penalties", []):
-        out.append(f"- ⚠ {str(p.get('id', '')).replace('_', ' ')}: answer {p.get('turn', 0) + 1}, "
+        out.append(f"- ⚠ {plain.item_name(p.get('id', ''))}: answer {p.get('turn', 0) + 1}, "
                    f"“{p.get('quote', '')}” (−{p.get('points', 0):g})")
     return out
 
@@ -178,9 +213,9 @@ def _card_markdown(card: dict) -> list[str]:
     """What one answer added to the conversation and what it broke."""
     out = ["", "What this answer did:", ""]
     for c in card.get("added", []):
-        out.append(f"- ✔ {str(c.get('id', '')).replace('_', ' ')}: “{c.get('quote', '')}”")
+        out.append(f"- ✔ {plain.item_name(c.get('id', ''))}: “{c.get('quote', '')}”")
     for p in card.get("broke", []):
-        out.append(f"- ⚠ {str(p.get('id', '')).replace('_', ' ')}: “{p.get('quote', '')}” (−{p.get('points', 0):g})")
+        out.append(f"- ⚠ {plain.item_name(p.get('id', ''))}: “{p.get('quote', '')}” (−{p.get('points', 0):g})")
     if not card.get("added") and not card.get("broke"):
         out.append("- nothing new")
     return out
@@ -198,16 +233,14 @@ def _turn_markdown(turn: dict, h: str) -> list[str]:
            f"| level | {_fmt(d.get('level_db'), ' dBFS')} |",
            f"| pauses | {d.get('pause_count', 0)} ({_fmt(d.get('pause_total_s'), ' s')}) |",
            f"| fillers | {', '.join(d.get('fillers') or []) or 'none'} |"]
-    for key in ("speak_slowly", "lower_voice"):
-        v = d.get(key)
-        if v:
-            out.append(f"| {key.replace('_', ' ')} | {v.get('status', '').replace('_', ' ')}: {v.get('detail', '')} |")
+    out.append(f"| pace | {plain.pace(d)} |")
+    out.append(f"| voice | {plain.voice(d)} |")
     if turn.get("card"):
         out += _card_markdown(turn["card"])
     r = turn.get("reaction") or {}
     out += ["", f"**Customer reacts** (anger {r.get('anger_before')} → {r.get('anger_after')}): {r.get('line', '')}"]
     if r.get("reasons"):
-        out.append(f"*Why: {'; '.join(r['reasons'])}*")
+        out.append(f"*Why: the customer {'; '.join(map(plain.reason, r['reasons']))}.*")
     return out
 
 

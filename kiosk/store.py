@@ -351,6 +351,13 @@ class Store:
                 "score": s.score or 0, "anger_curve": curve or [], "tips": s.tips or [],
                 "scorecard": s.scorecard, "baseline": s.baseline, "turns": turn_data}
 
+    def turn_audio(self, session_id: int, index: int) -> str | None:
+        """Where the kept recording of one answer is (0-based ``index``), or None when the trainee
+        did not opt in or there is no such answer: trainer pages play it from here."""
+        with self._read() as c:
+            return c.execute(select(turns.c.audio_path).where(
+                (turns.c.session_id == session_id) & (turns.c.idx == index))).scalar()
+
     def scenario_stats(self) -> list[ScenarioStats]:
         query = (select(sessions.c.scenario_id, func.max(sessions.c.scenario_title).label("title"),
                         func.count(sessions.c.id).label("n"),
@@ -374,7 +381,7 @@ class Store:
         query = (select(trainees.c.name, sessions.c.id.label("session_id"), sessions.c.started_at,
                         sessions.c.scenario_id, sessions.c.ending, sessions.c.round_id, turns.c.idx,
                         turns.c.score, turns.c.anger_before, turns.c.anger_after, turns.c.transcript,
-                        turns.c.data)
+                        turns.c.data, sessions.c.tips)
                  .join(sessions, sessions.c.id == turns.c.session_id)
                  .join(trainees, trainees.c.id == sessions.c.trainee_id)
                  .order_by(sessions.c.started_at, sessions.c.id, turns.c.idx))
@@ -384,7 +391,7 @@ class Store:
                        "started_at": _utc(r.started_at).isoformat(timespec="seconds"),
                        "scenario": r.scenario_id, "round": r.round_id, "turn": r.idx + 1,
                        "score": r.score, "anger_before": r.anger_before, "anger_after": r.anger_after,
-                       "ending": r.ending, "transcript": r.transcript, "data": r.data}
+                       "ending": r.ending, "transcript": r.transcript, "data": r.data, "tips": r.tips}
 
     def purge(self, older_than_days: int, now: datetime | None = None) -> Purged:
         """Delete sessions older than the retention period, and trainees not seen since then."""

@@ -13,6 +13,7 @@ from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
 from kiosk.report import render_markdown, render_page_html, render_session_html, session_dict, write_reports
 from kiosk.store import Store
+from scenarios.rubric import item_names
 
 XSS = "<script>alert('x')</script>"
 
@@ -25,14 +26,21 @@ def test_session_report_has_tips_charts_and_quotes(judged_session, tmp_path):
     report = json.loads(json_path.read_text())
     # A good first answer leaves nothing to fix yet, and the report says so.
     assert result.tips == () and "Nothing to fix this time" in md
+    # A trainee reads words: no rubric id, verdict code, raw Markdown or guide file number.
+    visible = re.sub(r"<[^>]+>", " ", html.split("</style>")[1])
+    assert not re.search(r"guide \d{3}|\*\w+\*", visible, re.I)
+    assert not {w for w in re.findall(r"\w+", visible) if "_" in w}, "an id on screen"
+    assert "you said sorry" in visible.lower()
     # The trainee's words are quoted where they earned points.
     turn = result.turns[0]
     hits = [f for f in turn.analysis.content.items if f.hit]
     assert hits and all(f"“{f.evidence[0].quote}”" in md for f in hits)
     # Pitch and loudness against the calm band, pace against the band its verdict used, the anger curve.
     assert html.count('class="chart contour"') == 2 and html.count('class="calm-band"') >= 3
-    assert 'class="chart rate"' in html and 'class="chart anger"' in html
+    assert 'class="chart rate"' in html and 'class="chart conversation"' in html
     assert "calm enough is 100 to " in html
+    # Every answer's details are folded below the one-screen summary.
+    assert html.count('<details class="turn">') == len(result.turns)
     # Charts describe themselves in words, with the numbers of this answer.
     assert f"{round(turn.analysis.delivery.wpm)} words per minute" in html
     curve = ", then ".join(str(a) for a in result.anger_curve)
@@ -130,7 +138,13 @@ def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path)
     assert rows[0]["trainee"] == "'=HYPERLINK(\"http://x\")"
     assert rows[0]["transcript"] == result.turns[0].analysis.transcript.text
     assert float(rows[0]["wpm"]) == result.turns[0].analysis.delivery.wpm
-    assert rows[0]["speak_slowly"] == result.turns[0].analysis.delivery.speak_slowly.status
+    assert rows[0]["speak_slowly"] in ("calm", "needs work", "not judged")
+    # Never an empty ending (this session was left open), one column per rubric item.
+    assert rows[0]["ending"] == "stopped before the end"
+    hits = {f.id for f in result.turns[0].analysis.content.items if f.hit}
+    names = item_names()
+    assert {rows[0][names[i]] for i in hits} == {"yes"}
+    assert all(rows[0][names[i]] in ("yes", "no", "") for i in names)
     store.close()
 
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from analysis.delivery import CALM_WPM
 from audio.answer_stream import AnswerStream
 from audio.capture import Recording
+from kiosk import plain
 from kiosk.report import render_session_html, session_dict
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, CustomerLine, SessionResult, TurnRecord,
                            measure_baseline)
@@ -128,7 +129,7 @@ def turn_json(token: str, visit: Visit, record: TurnRecord) -> dict:
     return {"turn": {"index": record.index, "transcript": a.transcript.text, "score_after": record.score_after,
                      "card": record.card.to_dict(), "verdicts": verdicts,
                      "reaction": {"anger_before": r.anger_before, "anger_after": r.anger_after,
-                                  "reasons": list(r.reasons), "ending": r.ending}},
+                                  "reasons": [plain.reason(x) for x in r.reasons], "ending": r.ending}},
             "finished": practice.finished, "ending": practice.state.ending,
             "line": _line(token, len(visit.lines) - 1, visit.lines[-1], practice.scenario)}
 
@@ -190,7 +191,7 @@ def feedback(request: Request, token: str) -> HTMLResponse:
     data["trainee"] = {"name": visit.trainee.name}
     audio = {"answers": [f"/api/visits/{token}/answers/{i}.wav" for i in range(len(visit.answers))],
              "model": f"/api/visits/{token}/model.wav"}
-    return HTMLResponse(render_session_html(data, audio))
+    return HTMLResponse(render_session_html(data, audio, visit.practice.scenario.model_answer))
 
 
 @router.get("/visits/{token}/lines/{index}.wav")
