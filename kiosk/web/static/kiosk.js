@@ -41,11 +41,36 @@ async function withBusy(task) {
 }
 
 // --- Idle timeout -------------------------------------------------------------------------
+// Reading counts as being here: any wheel, scroll, key, touch or pointer input restarts the
+// timer. WARN_S before the reset (half the timeout, if that is shorter) a full-screen "Still
+// there?" gives the reader one big button; either way what was judged is already stored.
+
+const WARN_S = 10;
+const warnLead = () => Math.min(WARN_S, config.idle_timeout_s / 2);
+let warnTimer = null;
+let countdown = null;
+
+function hideWarning() {
+  clearInterval(countdown);
+  $("still-there").hidden = true;
+}
+
+function warn() {
+  if (busy) { armIdle(); return; }
+  let left = Math.round(warnLead());
+  $("still-count").textContent = String(left);
+  $("still-there").hidden = false;
+  $("btn-still-here").focus({ preventScroll: true });
+  countdown = setInterval(() => { left = Math.max(0, left - 1); $("still-count").textContent = String(left); }, 1000);
+  idleTimer = setTimeout(() => { hideWarning(); if (busy) armIdle(); else forget(); }, left * 1000);
+}
 
 function armIdle() {
   clearTimeout(idleTimer);
+  clearTimeout(warnTimer);
+  hideWarning();
   if (!config || document.body.dataset.state === "start") return;
-  idleTimer = setTimeout(() => (busy ? armIdle() : forget()), config.idle_timeout_s * 1000);
+  warnTimer = setTimeout(warn, (config.idle_timeout_s - warnLead()) * 1000);
 }
 
 // End the visit and wipe the page: the next person must see nothing of the last one.
@@ -57,7 +82,7 @@ function forget() {
   player.pause();
   player.removeAttribute("src");
   for (const id of ["name-display", "caption", "last-said", "last-why", "feedback", "customer-name",
-                    "scenario-title", "who", "name-error", "cal-status", "talk-status"]) $(id).textContent = "";
+                    "scenario-title", "who", "name-error", "cal-status", "talk-status", "anger-word"]) $(id).textContent = "";
   $("who").hidden = true;
   $("last-turn").hidden = true;
   $("btn-feedback").hidden = true;
@@ -65,7 +90,11 @@ function forget() {
   show("start");
 }
 
-for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, armIdle, { passive: true });
+for (const ev of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "touchmove"]) {
+  document.addEventListener(ev, armIdle, { passive: true });
+}
+window.addEventListener("scroll", armIdle, { passive: true });
+$("btn-still-here").addEventListener("click", armIdle);
 // The tab is closed (or the kiosk browser restarted) mid-practice: end the visit now, so its
 // ending is stored at once rather than when the server expires it minutes later.
 window.addEventListener("pagehide", () => {
@@ -131,7 +160,10 @@ async function submitName() {
       body: JSON.stringify({ name, keep_audio: $("keep-audio").checked }),
     })).json();
     visit = data.visit;
-    $("who").textContent = data.new ? `Welcome, ${data.name}` : `Welcome back, ${data.name}`;
+    const greet = document.createElement("span");
+    greet.className = "greet";
+    greet.textContent = data.new ? "Welcome, " : "Welcome back, ";
+    $("who").replaceChildren(greet, data.name);   // text nodes only: a name is never markup
     $("who").hidden = false;
     armIdle();
     show(data.calibrated ? "scenarios" : "calibrate");
@@ -248,11 +280,15 @@ $("btn-surprise").addEventListener("click", () => startPractice("surprise"));
 
 // --- Conversation ----------------------------------------------------------------------------
 
+// Anger 0 lights no bar; each level above it lights one more, up to 4 (furious).
+const ANGER_WORDS = ["calm", "a little upset", "upset", "angry", "furious"];
+
 function showAnger(anger) {
   const meter = $("anger-meter");
-  [...meter.children].forEach((seg, i) => seg.classList.toggle("on", i <= anger));
+  [...meter.children].forEach((seg, i) => seg.classList.toggle("on", i < anger));
   meter.dataset.anger = anger;
-  meter.setAttribute("aria-label", `Customer anger ${anger} of 4`);
+  meter.setAttribute("aria-label", `Customer anger: ${ANGER_WORDS[anger] || anger}`);
+  $("anger-word").textContent = ANGER_WORDS[anger] || "";
 }
 
 async function sayLine(next) {
@@ -303,13 +339,15 @@ $("btn-record").addEventListener("click", async () => {
   $("last-said").textContent = turn.transcript;
   const r = turn.reaction;
   const moved = r.anger_after < r.anger_before ? "calmer" : r.anger_after > r.anger_before ? "angrier" : "no calmer";
-  $("last-why").textContent = `The customer is ${moved}${r.reasons.length ? `: ${r.reasons.join("; ")}` : "."}`;
+  $("last-why").textContent = `The customer is ${moved}${r.reasons.length ? `: they ${r.reasons.join("; ")}.` : "."}`;
   $("last-turn").hidden = false;
   status("talk-status", data.finished ? "The conversation is over." : "");
   if (data.finished) $("talk-record").hidden = true;
   await sayLine(data.line);
   if (data.finished) { setState("finished"); $("btn-feedback").hidden = false; $("btn-feedback").focus(); }
   else { setState("your-turn"); status("talk-status", "Your turn again."); }
+  // The reaction pushed the page down: the next thing to tap must be on screen.
+  ($("btn-feedback").hidden ? $("talk-record") : $("btn-feedback")).scrollIntoView({ block: "nearest" });
 });
 
 // --- Feedback ----------------------------------------------------------------------------------
