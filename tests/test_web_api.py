@@ -88,7 +88,9 @@ def test_a_practice_session_through_the_api(kiosk, answer_wav):
     assert replay.status_code == 200 and len(load_bytes(replay.content, tmp=settings.data_dir)) > 16000
     assert client.get(f"/api/visits/{token}/model.wav").content[:4] == b"RIFF"
     feedback = client.get(f"/api/visits/{token}/feedback").text
-    assert 'class="chart contour"' in feedback and "Replay your answer" in feedback
+    assert 'class="chart contour"' in feedback and "Replay this answer" in feedback
+    assert 'class="chart conversation"' in feedback and 'class="model-text"' in feedback
+    assert "_" not in turn["turn"]["reaction"]["reasons"][0]             # names, not rubric ids
     assert feedback.count('class="tip"') <= 3
     # Leaving stores the ending; the visit is gone.
     assert client.delete(f"/api/visits/{token}", headers=KIOSK).status_code == 204
@@ -140,6 +142,17 @@ def test_the_server_records_with_its_own_microphone(tmp_path, engines, pin_hash,
         # Opted in: the answer was kept, and deleting the trainee deletes it.
         [kept] = list(settings.audio_dir.rglob("*.wav"))
         assert load(kept).duration_s > 3
+        # A trainer hears and downloads it from the session page, behind the PIN only.
+        [summary] = store.sessions()
+        url = f"/trainer/sessions/{summary.id}/answers/0.wav"
+        assert client.get(url).status_code == 401
+        trainer_login(client)
+        page = client.get(f"/trainer/sessions/{summary.id}").text
+        assert f'data-src="{url}"' in page and f'href="{url}" download' in page
+        played = client.get(url)
+        assert played.status_code == 200 and played.content == kept.read_bytes()
+        assert "session-" in played.headers["content-disposition"]
+        assert client.get(f"/trainer/sessions/{summary.id}/answers/1.wav").status_code == 404
         trainee = store.find_trainee("sam")
         store.delete_trainee(trainee.id)
         assert not kept.exists()
@@ -212,6 +225,7 @@ def test_trainer_export_and_delete(kiosk, answer_wav):
     csrf = trainer_login(client)
     csv_text = client.get("/trainer/export.csv").text
     assert csv_text.splitlines()[0].startswith("trainee,session,started_at") and "Dee," in csv_text
+    assert "you said sorry" in csv_text.splitlines()[0]                  # one column per rubric item
     dee = store.find_trainee("dee")
     page = client.get(f"/trainer/trainees/{dee.id}").text
     assert 'class="chart progress"' in page and "Delete all data" in page

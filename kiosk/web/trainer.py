@@ -114,11 +114,30 @@ def trainee_page(request: Request, trainee_id: int, session: TrainerSession = De
 
 @router.get("/sessions/{session_id}", response_class=HTMLResponse)
 def session_page(request: Request, session_id: int, session: TrainerSession = Depends(require_trainer)) -> HTMLResponse:
+    kiosk = _kiosk(request)
     try:
-        report = _kiosk(request).store.session_report(session_id)
+        report = kiosk.store.session_report(session_id)
     except KeyError:
         raise HTTPException(404, "No such session.") from None
-    return _page(request, "session.html", csrf=session.csrf, s=report, body=render_session_html(report))
+    # Kept recordings (the trainee opted in) play and download from here, behind the PIN only.
+    audio = {"answers": [f"/trainer/sessions/{session_id}/answers/{n}.wav" if t.get("audio_kept") else None
+                         for n, t in enumerate(report["turns"])], "download": True}
+    model = None
+    if kiosk.library is not None and report["scenario_id"] in kiosk.library.scenarios:
+        model = kiosk.library.get(report["scenario_id"]).model_answer
+    return _page(request, "session.html", csrf=session.csrf, s=report,
+                 body=render_session_html(report, audio, model))
+
+
+@router.get("/sessions/{session_id}/answers/{index}.wav")
+def kept_recording(request: Request, session_id: int, index: int,
+                   session: TrainerSession = Depends(require_trainer)) -> FileResponse:
+    """A kept answer, by session and turn: the path comes from the store, never from the URL."""
+    path = _kiosk(request).store.turn_audio(session_id, index)
+    if not path or not Path(path).is_file():
+        raise HTTPException(404, "No recording was kept of this answer.")
+    return FileResponse(path, media_type="audio/wav", filename=f"session-{session_id}-answer-{index + 1}.wav",
+                        content_disposition_type="inline", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/trainees/{trainee_id}/delete")
