@@ -90,11 +90,16 @@ function forget() {
   show("start");
 }
 
-for (const ev of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "touchmove"]) {
-  document.addEventListener(ev, armIdle, { passive: true });
+// While "Still there?" shows, only a tap on it (its button or the dim backdrop) or a key answers:
+// the tap must land on the overlay, never on whatever the overlay would uncover under the finger.
+function activity(e) {
+  if ($("still-there").hidden || e.type === "keydown") armIdle();
 }
-window.addEventListener("scroll", armIdle, { passive: true });
-$("btn-still-here").addEventListener("click", armIdle);
+for (const ev of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "touchmove"]) {
+  document.addEventListener(ev, activity, { passive: true });
+}
+window.addEventListener("scroll", activity, { passive: true });
+$("still-there").addEventListener("click", armIdle);
 // The tab is closed (or the kiosk browser restarted) mid-practice: end the visit now, so its
 // ending is stored at once rather than when the server expires it minutes later.
 window.addEventListener("pagehide", () => {
