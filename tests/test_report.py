@@ -152,3 +152,20 @@ def test_markdown_of_a_session_without_answers_or_tips():
     md = render_markdown({"scenario_id": "x", "scenario_title": "X", "ending": None, "score": 0,
                           "anger_curve": [3], "tips": [], "turns": []})
     assert "stopped early" in md and "Nothing to fix" in md
+
+
+def test_the_scorecard_is_a_compact_list_when_the_session_carries_one():
+    session = {"scenario_id": "x", "scenario_title": "X", "ending": "walked_out", "score": 40,
+               "anger_curve": [3, 4], "tips": [], "turns": [],
+               "scorecard": {"score": 40,
+                             "items": [{"id": "apology", "earned": True, "turn": 0, "quote": "I'm so sorry"},
+                                       {"id": "options", "earned": False, "turn": None, "quote": None}],
+                             "penalties": [{"id": "calm_down", "turn": 0, "quote": "calm down"}]}}
+    html = render_session_html(session)
+    card = html.split('<details class="scorecard">')[1].split("</details>")[0]
+    assert "(1 of 2 done, 1 to avoid)" in card
+    assert "You said sorry <q>I&#39;m so sorry</q>" in card and "(answer 1)" in card
+    assert "You offered a choice: not yet" in card
+    assert "You told them to calm down <q>calm down</q>" in card
+    assert "the customer walked out" in html.lower() and "walked_out" not in html.replace("ending-walked_out", "")
+    assert '<details class="scorecard">' not in render_session_html({**session, "scorecard": None})
