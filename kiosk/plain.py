@@ -46,9 +46,14 @@ def _names() -> dict[str, str]:
     return item_names()
 
 
+DELIVERY_NAMES = {"speak_slowly": "you rushed", "lower_voice": "you raised your voice",
+                  "mirroring": "you matched their raised voice"}
+"""The delivery verdicts the scorecard counts as penalties, named like rubric items."""
+
+
 def item_name(item_id: str) -> str:
     """"apology" -> "you said sorry"; an id the rubric no longer has reads as words, not code."""
-    return _names().get(item_id) or str(item_id).replace("_", " ")
+    return _names().get(item_id) or DELIVERY_NAMES.get(item_id) or str(item_id).replace("_", " ")
 
 
 def status_words(status: str | None) -> str:

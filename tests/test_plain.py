@@ -17,7 +17,8 @@ def test_every_rubric_item_has_a_trainee_facing_name():
 def test_pace_in_words_first_then_numbers_with_units_and_the_band_used():
     own = plain.pace({"wpm": 152.0, "rate_ratio": 1.01, "speak_slowly": {"status": "pass"}})
     assert own.words == "about your calm pace" and own.numbers == "152 words a minute; your calm pace 150"
-    assert plain.pace_band_used({"wpm": 152.0, "rate_ratio": 1.01}) == "their own calm pace, 150 words a minute"
+    assert plain.pace_band_used({"wpm": 152.0, "rate_ratio": 1.01}) == \
+        "their own calm pace of 150: up to 173 words a minute"
     quick = plain.pace({"wpm": 172.0, "speak_slowly": {"status": "needs_work"}})
     assert quick.words == "rushed" and "calm is 120 to 150" in quick.numbers and quick.status == "needs_work"
     assert plain.pace_band_used({"wpm": 172.0}).startswith("the usual band: up to 160 words a minute")

@@ -169,3 +169,29 @@ def test_the_scorecard_is_a_compact_list_when_the_session_carries_one():
     assert "You told them to calm down <q>calm down</q>" in card
     assert "the customer walked out" in html.lower() and "walked_out" not in html.replace("ending-walked_out", "")
     assert '<details class="scorecard">' not in render_session_html({**session, "scorecard": None})
+
+
+def test_the_scorecard_goals_and_each_answers_card_are_in_words():
+    turn = {"index": 0, "customer": {"text": "Where is it?"}, "transcript": {"text": "Sorry, calm down."},
+            "delivery": {"wpm": 170.0, "speak_slowly": {"status": "needs_work"}},
+            "reaction": {"anger_before": 3, "anger_after": 4, "line": "Don't tell me to calm down.",
+                         "reasons": ["was provoked (calm_down), which spoiled the rest"]},
+            "card": {"turn": 0, "stage": "opening", "added": [{"id": "apology", "quote": "Sorry"}],
+                     "broke": [{"id": "calm_down", "turn": 0, "quote": "calm down", "points": 10.0},
+                               {"id": "speak_slowly", "turn": 0, "quote": "170 words/min", "points": 5.0}]}}
+    session = {"scenario_id": "x", "scenario_title": "X", "ending": None, "score": 5, "anger_curve": [3, 4],
+               "tips": [], "turns": [turn],
+               "scorecard": {"score": 5, "items": [], "penalties": [turn["card"]["broke"][0]],
+                             "goals": [{"id": "sorry", "name": "You said sorry for what went wrong", "called_for": True,
+                                        "met": True, "turn": 0, "quote": "Sorry"},
+                                       {"id": "way_forward", "name": "You offered a way forward", "called_for": True,
+                                        "met": False, "turn": None, "quote": None},
+                                       {"id": "security", "name": "You called security", "called_for": False}]}}
+    html = str(render_session_html(session))
+    card = html.split('<details class="scorecard">')[1].split("</details>")[0]
+    assert "(1 of 2 done, 1 to avoid)" in card and "You called security" not in card
+    assert "You offered a way forward: not yet" in card and "You told them to calm down <q>calm down</q>" in card
+    assert "You said sorry <q>Sorry</q>" in html and "You rushed <span" in html and "10 points off" in html
+    assert "was provoked (you told them to calm down)" in html
+    visible = re.sub(r"<[^>]+>", " ", html)
+    assert not [w for w in re.findall(r"\w+", visible) if "_" in w]

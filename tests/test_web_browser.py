@@ -305,7 +305,7 @@ def test_trainer_login_round_export_and_delete(server, browser):
     shot(page, "12-workshop-round-after-answers")
     assert in_view(page, "table.side-by-side thead") and in_view(page, "#round-record")
     results = page.inner_text("#round-results")
-    assert "usual calm range" in results and "unknown" not in results and "_" not in results
+    assert "the usual band" in results and "unknown" not in results and "_" not in results
     every_size(page, "12-workshop-round")
 
     with page.expect_download() as download:
