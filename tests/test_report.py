@@ -11,7 +11,8 @@ from conftest import run_kiosk
 from kiosk.history import export_csv, load_history, render_history_markdown, render_history_page
 from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
-from kiosk.report import render_markdown, render_page_html, render_session_html, session_dict, write_reports
+from kiosk.report import (guide_title, render_markdown, render_page_html, render_session_html, session_dict,
+                          write_reports)
 from kiosk.store import Store
 from scenarios.rubric import item_names
 
@@ -68,7 +69,7 @@ def test_every_tip_is_in_both_reports_with_its_guide(engines, judged_session, tm
     md, html = md_path.read_text(), (tmp_path / "report.html").read_text()
     assert 1 <= len(weak.tips) <= 3
     for tip in weak.tips:
-        assert f"guide {tip.source}" in md and f"Guide {tip.source}:" in html
+        assert f"guide {tip.source}" in md and f"From {guide_title(tip.source)}" in html
         assert tip.example is None or tip.example in scenario.model_answer
 
 
