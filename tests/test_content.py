@@ -64,7 +64,7 @@ def test_every_required_item_has_description_guide_weight_and_examples():
 
 
 def test_an_item_without_counter_examples_is_refused_with_its_line():
-    src = TomlSource(Path("r.toml"), {"item": [{"id": "x", "description": "d", "tip": "t", "source": "003",
+    src = TomlSource(Path("r.toml"), {"item": [{"id": "x", "name": "n", "description": "d", "tip": "t", "source": "003",
                                                 "examples": ["a"], "threshold": 0.5}]}, {})
     with pytest.raises(DataFileError) as err:
         parse_rubric(src)
@@ -226,7 +226,7 @@ def test_overlapping_items_do_not_compete_for_a_sentence():
 
 
 def test_overlaps_and_margin_are_checked_when_the_rubric_loads():
-    item = {"id": "x", "description": "d", "tip": "t", "source": "003", "examples": ["a"],
+    item = {"id": "x", "name": "n", "description": "d", "tip": "t", "source": "003", "examples": ["a"],
             "counter_examples": ["b"], "overlaps": ["nope"]}
     with pytest.raises(DataFileError) as err:
         parse_rubric(TomlSource(Path("r.toml"), {"item": [item], "margin": 2}, {}))
