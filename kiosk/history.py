@@ -22,8 +22,10 @@ from scenarios.rubric import item_names
 CSV_FIELDS = ("trainee", "session", "started_at", "scenario", "round", "turn", "score", "anger_before",
               "anger_after", "ending", "wpm", "median_f0_hz", "level_db", "speak_slowly", "lower_voice",
               "transcript", "tips")
-"""The fixed columns; after them one column per rubric item (its trainee-facing name, "yes" when
-this answer earned it or, for a penalty, did it; "no" when not; empty where it did not apply).
+"""The fixed columns; after them one column per rubric item (its trainee-facing name): from the
+session's scorecard when it has one, "yes" when the conversation had earned the item by this
+answer or, for a penalty, this answer did it; without one, what this answer said; "no" when not,
+empty where the item did not apply.
 Values are words a spreadsheet reader understands ("needs work", "walked out"), numbers bare
 with the unit in the column name."""
 
@@ -106,17 +108,17 @@ def _cell(value: object) -> object:
     return value
 
 
-def _earned(data: dict) -> dict[str, str]:
-    """Rubric item id -> "yes"/"no" for one stored answer: from its ``scorecard`` when the turn
-    carries one, else from its content findings."""
-    card = data.get("scorecard")
-    if card:
-        out = {i["id"]: "yes" if i.get("earned") else "no" for i in card.get("items", [])}
-        out.update({p["id"]: "yes" for p in card.get("penalties", [])})
-        return out
+def _earned(data: dict, card: dict | None, turn: int) -> dict[str, str]:
+    """Rubric item id -> "yes"/"no" for one stored answer (0-based ``turn``): what the answer said
+    (its content findings), and for items, when the session has a scorecard, whether the
+    conversation had earned them by this answer."""
     content = data.get("content") or {}
-    return {f["id"]: "yes" if f.get("hit") else "no"
-            for f in (*content.get("items", []), *content.get("penalties", []))}
+    out = {f["id"]: "yes" if f.get("hit") else "no"
+           for f in (*content.get("items", []), *content.get("penalties", []))}
+    if card:
+        out.update({i["id"]: "yes" if i.get("earned") and (i.get("turn") or 0) <= turn else "no"
+                    for i in card.get("items", [])})
+    return out
 
 
 def export_csv(store: Store) -> str:
@@ -127,7 +129,7 @@ def export_csv(store: Store) -> str:
     for row in store.export_turns():
         data = row.pop("data") or {}
         d = data.get("delivery") or {}
-        earned = _earned(data)
+        earned = _earned(data, row.pop("scorecard", None), row["turn"] - 1)
         row.update(wpm=d.get("wpm"), median_f0_hz=d.get("median_f0_hz"), level_db=d.get("level_db"),
                    speak_slowly=plain.status_words((d.get("speak_slowly") or {}).get("status")),
                    lower_voice=plain.status_words((d.get("lower_voice") or {}).get("status")),

@@ -381,7 +381,7 @@ class Store:
         query = (select(trainees.c.name, sessions.c.id.label("session_id"), sessions.c.started_at,
                         sessions.c.scenario_id, sessions.c.ending, sessions.c.round_id, turns.c.idx,
                         turns.c.score, turns.c.anger_before, turns.c.anger_after, turns.c.transcript,
-                        turns.c.data, sessions.c.tips)
+                        turns.c.data, sessions.c.tips, sessions.c.scorecard)
                  .join(sessions, sessions.c.id == turns.c.session_id)
                  .join(trainees, trainees.c.id == sessions.c.trainee_id)
                  .order_by(sessions.c.started_at, sessions.c.id, turns.c.idx))
@@ -391,7 +391,8 @@ class Store:
                        "started_at": _utc(r.started_at).isoformat(timespec="seconds"),
                        "scenario": r.scenario_id, "round": r.round_id, "turn": r.idx + 1,
                        "score": r.score, "anger_before": r.anger_before, "anger_after": r.anger_after,
-                       "ending": r.ending, "transcript": r.transcript, "data": r.data, "tips": r.tips}
+                       "ending": r.ending, "transcript": r.transcript, "data": r.data, "tips": r.tips,
+                       "scorecard": r.scorecard}
 
     def purge(self, older_than_days: int, now: datetime | None = None) -> Purged:
         """Delete sessions older than the retention period, and trainees not seen since then."""

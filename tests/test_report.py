@@ -146,6 +146,12 @@ def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path)
     names = item_names()
     assert {rows[0][names[i]] for i in hits} == {"yes"}
     assert all(rows[0][names[i]] in ("yes", "no", "") for i in names)
+    # Once the session is finished its scorecard says what the conversation had earned by then.
+    store.finish_session(sid, result.to_dict())
+    [row] = list(csv.DictReader(io.StringIO(export_csv(store))))
+    card = result.scorecard
+    assert {row[names[i.id]] for i in card.items if i.earned and i.turn == 0} == {"yes"}
+    assert {row[names[i.id]] for i in card.items if not i.earned} <= {"no"}
     store.close()
 
 
