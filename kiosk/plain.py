@@ -26,6 +26,7 @@ STATUS = {"pass": "calm", "needs_work": "needs work", "unknown": "not judged"}
 VERDICT_NAMES = {"speak_slowly": "Pace", "lower_voice": "Voice", "mirroring": "Matching the customer's voice"}
 _GUIDE_REF = re.compile(r"\s*\(guide \d{3}\)")
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
+_MEASURE = re.compile(r"\d\s*(words|dB|semitones|%|x\b|Hz|s\b)|calm is \d")
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,9 @@ def pauses(delivery: dict) -> str:
 
 
 def reason(text: str) -> str:
-    """A reaction reason with the rubric ids in it named ("felt heard (apology)" -> "felt heard
-    (you said sorry)"); measures in brackets are dropped (the feedback says them in words)."""
+    """A reaction reason with any rubric ids in it named ("felt heard (apology)" -> "felt heard
+    (you said sorry)"); brackets holding measures (172 words/min, +3 dB) are dropped, since the feedback
+    says them in words; words in brackets stay."""
     def ids(group: str) -> list[str] | None:
         parts = [p.strip() for p in group.split(",")]
         return parts if parts and all(p in _names() for p in parts) else None
@@ -179,8 +181,9 @@ def reason(text: str) -> str:
     text, before = str(text), None
     while text != before:  # innermost brackets first: a pace detail nests "(calm is 120-150)"
         before = text
-        text = _PAREN.sub(lambda m: m.group(0) if ids(m.group(1)) else "", text)
-    return _PAREN.sub(lambda m: " (" + ", ".join(map(item_name, ids(m.group(1)))) + ")", text)
+        text = _PAREN.sub(lambda m: "" if _MEASURE.search(m.group(1)) else m.group(0), text)
+    return _PAREN.sub(lambda m: " (" + ", ".join(map(item_name, ids(m.group(1)))) + ")" if ids(m.group(1))
+                      else m.group(0), text)
 
 
 def tip_text(text: str) -> str:

@@ -43,6 +43,7 @@ def test_reasons_name_items_and_drop_raw_measures():
         "reacted to your rushed pace"
     assert plain.reason("was provoked (hide_behind_policy), which spoiled the rest") == \
         "was provoked (you hid behind the rules), which spoiled the rest"
+    assert plain.reason("felt heard (you apologised)") == "felt heard (you apologised)"   # words stay
 
 
 def test_markdown_is_rendered_and_everything_else_escaped():
