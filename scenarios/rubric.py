@@ -103,6 +103,12 @@ def parse_rubric(src: TomlSource) -> Rubric:
     margin = src.data.get("margin", Rubric.margin)
     if not isinstance(margin, (int, float)) or isinstance(margin, bool) or not 0 <= margin < 1:
         problems.append(src.problem("margin", "must be a similarity difference from 0 to below 1"))
+    denials = _str_list(src, "denials", src.data.get("denials"), problems)
+    for pattern in denials:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(src.problem("denials", f"bad pattern {pattern!r}: {exc}"))
     for item in items:
         for other in item.overlaps:
             if other not in seen:
@@ -112,7 +118,7 @@ def parse_rubric(src: TomlSource) -> Rubric:
         problems.append(src.problem("item", f"missing required items: {', '.join(sorted(missing))}"))
     if problems:
         raise DataFileError(problems)
-    return Rubric(tuple(items), float(margin))
+    return Rubric(tuple(items), float(margin), denials)
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:

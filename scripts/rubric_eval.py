@@ -87,7 +87,7 @@ class MemoEncoder:
     thresholds over the same answers encodes each sentence once."""
 
     def __init__(self, encoder) -> None:
-        self.encoder, self.name, self.memo = encoder, encoder.name, {}
+        self.encoder, self.name, self.identity, self.memo = encoder, encoder.name, encoder.identity, {}
 
     def encode(self, texts, persist: bool = False):
         todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
@@ -103,15 +103,15 @@ def with_matcher(rubric: Rubric, floor: float, margin: float) -> Rubric:
     Penalties keep their own, stricter threshold (a false penalty costs far more than a miss)."""
     items = tuple(dataclasses.replace(i, threshold=floor) if i.threshold > 0 and not i.penalty else i
                   for i in rubric.items)
-    return Rubric(items, margin)
+    return dataclasses.replace(rubric, items=items, margin=margin, learned=None)
 
 
 def semantic_only(rubric: Rubric) -> Rubric:
     """The rubric with the patterns of its semantic items removed: how far the examples alone
     carry. The patterns were written while reading these answers; the examples were written
     from the guides and docs/labelling.md, so this is the figure that says what generalises."""
-    return Rubric(tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i for i in rubric.items),
-                  rubric.margin)
+    return dataclasses.replace(rubric, items=tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i
+                                                   for i in rubric.items), learned=None)
 
 
 def evaluate(answers: list[dict], encoder, rubric: Rubric | None = None) -> tuple[list[ItemScore], list[dict]]:
@@ -179,12 +179,23 @@ def table(scores: list[ItemScore]) -> str:
     return "\n".join(lines)
 
 
-def summary(scores: list[ItemScore]) -> dict:
+def summary(scores: list[ItemScore], penalties: frozenset[str] = frozenset()) -> dict:
+    """Micro and macro F1 and the weakest item; with ``penalties`` (their ids), also the pooled
+    precision and recall of the penalties, which the issue's targets name apart."""
     tp, fp, fn = (sum(getattr(s, k) for s in scores) for k in ("tp", "fp", "fn"))
     micro = ItemScore("all", tp, fp, fn)
-    return {"micro_f1": round(micro.f1, 3), "macro_f1": round(sum(s.f1 for s in scores) / len(scores), 3),
-            "min_f1": round(min(s.f1 for s in scores), 3),
-            "min_item": min(scores, key=lambda s: s.f1).id}
+    out = {"micro_f1": round(micro.f1, 3), "macro_f1": round(sum(s.f1 for s in scores) / len(scores), 3),
+           "min_f1": round(min(s.f1 for s in scores), 3),
+           "min_item": min(scores, key=lambda s: s.f1).id}
+    if penalties:
+        pooled = ItemScore("penalties", *(sum(getattr(s, k) for s in scores if s.id in penalties)
+                                          for k in ("tp", "fp", "fn")))
+        out |= {"penalty_precision": round(pooled.precision, 3), "penalty_recall": round(pooled.recall, 3)}
+    return out
+
+
+def penalty_ids(rubric: Rubric) -> frozenset[str]:
+    return frozenset(i.id for i in rubric.items if i.penalty and i.id not in MECHANICAL)
 
 
 def main() -> int:
@@ -221,7 +232,7 @@ def main() -> int:
             return 2
         scores, choices = cross_validate(answers, MemoEncoder(encoder), rubric)
         print(table(scores))
-        print(json.dumps(summary(scores)))
+        print(json.dumps(summary(scores, penalty_ids(rubric))))
         for c in choices:
             print(json.dumps(c))
         return 0
@@ -230,7 +241,7 @@ def main() -> int:
     scores, errors = evaluate(answers, encoder, rubric)
     ms = (time.perf_counter() - start) * 1000 / max(1, len(answers))
     print(table(scores))
-    print(json.dumps({**summary(scores), "answers": len(answers), "ms_per_answer": round(ms, 1)}))
+    print(json.dumps({**summary(scores, penalty_ids(rubric)), "answers": len(answers), "ms_per_answer": round(ms, 1)}))
     if args.errors:
         for e in errors:
             print(json.dumps(e))

@@ -2,12 +2,17 @@
 
     python scripts/train_rubric.py           # write scenarios/rubric.weights.npz
     python scripts/train_rubric.py --cv      # cross-validate by scenario first, write nothing
+    python scripts/train_rubric.py --cv-penalties   # the penalties' operating point, by scenario
+    python scripts/train_rubric.py --export-sentences FILE   # the encoder's training sentences
 
 Every answer in tests/data/answers/answers.jsonl is labelled per answer, not per sentence, so the
 sentences that earned an item are found the way the rubric already can: the sentences where the
 item's patterns match or its nearest-neighbour decision fires; when neither finds the labelled
 item, the sentence most similar to its examples. Those sentences are the item's positives, every
-sentence of an answer without the label a negative. Retraining on the same data and rubric gives
+sentence of an answer without the label a negative. tests/data/answers/pairs.jsonl adds short
+contrast pairs, a don't and its denied or harmless twin ("relax, it's only a delivery" / "I'm not
+about to tell you to relax"); their labels cover the penalties only, so they train the penalty
+models and nothing else. Retraining on the same data and rubric gives
 the same file (Newton's method from zero, no randomness). Run it after any change to the rubric
 or the answers: a stale file is ignored (with a warning) and a test fails until it is retrained.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import time
 from collections import Counter
@@ -28,12 +34,16 @@ sys.path.insert(0, str(ROOT))
 
 from analysis import learned  # noqa: E402
 from analysis.content import MECHANICAL, Rubric, Scorer, applies, typed_transcript  # noqa: E402
-from analysis.semantic import load_encoder  # noqa: E402
+from analysis.semantic import Encoder, load_encoder, model_dir  # noqa: E402
 from scenarios.library import load_library  # noqa: E402
 from scenarios.rubric import RUBRIC_PATH, load_rubric, weights_path  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from rubric_eval import FOLDS, InputError, ItemScore, evaluate, load_answers, summary  # noqa: E402
+from rubric_eval import (ANSWERS, FOLDS, InputError, ItemScore, MemoEncoder, evaluate, load_answers,  # noqa: E402
+                         penalty_ids, summary)
+
+PAIRS = ANSWERS.with_name("pairs.jsonl")
+"""Contrast pairs of a don't and its negated twin, labelled for the penalties only."""
 
 L2 = 30.0
 """Ridge strength on the standardised features: chosen on test4 held out from training (0.77
@@ -81,7 +91,8 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
             continue
         features, names = scorer.features()
         context = library.get(a["scenario"]).scoring_context()
-        applicable = frozenset(i.id for i in rubric.items if i.id not in MECHANICAL and applies(i, context))
+        applicable = frozenset(i.id for i in rubric.items if i.id not in MECHANICAL and applies(i, context)
+                               and (i.penalty or a.get("split") != "pairs"))
         positives = {}
         for item_id in set(a["labels"]) & applicable:
             units = np.zeros(len(scorer.units))
@@ -100,7 +111,16 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
     return out, names
 
 
-def train(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...]) -> learned.ItemModels:
+PENALTY_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+"""The penalty thresholds --cv-penalties compares."""
+PENALTY_PRECISION = 0.9
+"""The precision the penalties' operating point must keep (the issue's target); among the
+thresholds that keep it, the one with the highest recall is chosen: a missed don't is the
+failure trainees and trainers notice, as long as false alarms stay rare."""
+
+
+def train(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...],
+          only: frozenset[str] | None = None) -> learned.ItemModels:
     everything = np.vstack([p.features for p in prepared])
     mean, scale = everything.mean(axis=0), everything.std(axis=0) + 1e-6
     seen = Counter(g for p in prepared for text in p.texts for g in learned.ngrams(text))
@@ -109,7 +129,7 @@ def train(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...]) -> l
     ridge = np.concatenate([np.full(len(names), L2), np.full(len(vocabulary), L2_WORDS)])
     ids, weights, biases, thresholds = [], [], [], []
     for item in rubric.items:
-        if item.id in MECHANICAL:
+        if item.id in MECHANICAL or (only is not None and item.id not in only):
             continue
         rows = [p for p in prepared if item.id in p.applicable]
         if sum(item.id in p.positives for p in rows) < MIN_POSITIVE_ANSWERS:
@@ -132,18 +152,70 @@ def cross_validate(prepared: list[Prepared], rubric: Rubric, names: tuple[str, .
     pooled: dict[str, list[int]] = {}
     for k in range(FOLDS):
         models = train([p for p in prepared if fold_of[p.answer["scenario"]] != k], rubric, names)
-        held = [p.answer for p in prepared if fold_of[p.answer["scenario"]] == k]
+        held = [p.answer for p in prepared if fold_of[p.answer["scenario"]] == k and p.answer.get("split") != "pairs"]
         scores, _ = evaluate(held, encoder, dataclasses.replace(rubric, learned=models))
         for s in scores:
             c = pooled.setdefault(s.id, [0, 0, 0])
             c[0], c[1], c[2] = c[0] + s.tp, c[1] + s.fp, c[2] + s.fn
-    return summary([ItemScore(i, *c) for i, c in pooled.items()])
+    return summary([ItemScore(i, *c) for i, c in pooled.items()], penalty_ids(rubric))
+
+
+def export_sentences(prepared: list[Prepared], rubric: Rubric, path: Path) -> int:
+    """Write the sentence-level training set for scripts/train_encoder.py, one JSON object per
+    line: the unit's text, the items it carries (``pos``) and the items it is known not to carry
+    (``neg``: the answer was judged for them and this unit was not their evidence). The rubric's
+    examples follow (each carries its item and is no example of a rival item's) and its
+    counter-examples (each known not to carry its item). Returns the number of lines."""
+    rows = []
+    for p in prepared:
+        for u, text in enumerate(p.texts):
+            pos = sorted(i for i, units in p.positives.items() if units[u])
+            rows.append({"text": text, "pos": pos, "neg": sorted(p.applicable - set(pos)),
+                         "scenario": p.answer["scenario"]})
+    semantic = [i for i in rubric.items if i.threshold > 0 and i.examples]
+    for item in semantic:
+        rivals = sorted(o.id for o in semantic if o.id != item.id and o.id not in item.overlaps
+                        and item.id not in o.overlaps)
+        rows += [{"text": t, "pos": [item.id], "neg": rivals, "scenario": ""} for t in item.examples]
+        rows += [{"text": t, "pos": [], "neg": [item.id], "scenario": ""} for t in item.counter_examples]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return len(rows)
+
+
+def cross_validate_penalties(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...], encoder) -> dict:
+    """Scenario-wise K-fold for the penalties alone: each fold's penalty models, trained without
+    its scenarios, score its answers at every threshold of PENALTY_GRID. Returns the pooled
+    precision and recall per threshold and the recall-first choice."""
+    scenarios = sorted({p.answer["scenario"] for p in prepared})
+    fold_of = {s: i % FOLDS for i, s in enumerate(scenarios)}
+    penalties = penalty_ids(rubric)
+    pooled = {t: [0, 0, 0] for t in PENALTY_GRID}
+    for k in range(FOLDS):
+        models = train([p for p in prepared if fold_of[p.answer["scenario"]] != k], rubric, names, penalties)
+        held = [p.answer for p in prepared if fold_of[p.answer["scenario"]] == k and p.answer.get("split") != "pairs"]
+        for t in PENALTY_GRID:
+            at = dataclasses.replace(models, threshold=np.full(len(models.ids), t))
+            scores, _ = evaluate(held, encoder, dataclasses.replace(rubric, learned=at))
+            for s in scores:
+                if s.id in penalties:
+                    c = pooled[t]
+                    c[0], c[1], c[2] = c[0] + s.tp, c[1] + s.fp, c[2] + s.fn
+        print(f"  fold {k + 1}/{FOLDS} done", file=sys.stderr, flush=True)
+    table = {t: ItemScore("penalties", *c) for t, c in pooled.items()}
+    keeping = [t for t, s in table.items() if s.precision >= PENALTY_PRECISION] or [max(PENALTY_GRID)]
+    choice = max(keeping, key=lambda t: (table[t].recall, t))
+    return {"by_threshold": {t: {"precision": round(s.precision, 3), "recall": round(s.recall, 3)}
+                             for t, s in table.items()}, "choice": choice}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cv", action="store_true", help="report scenario-wise cross-validation; write nothing")
     ap.add_argument("--out", type=Path, default=weights_path(RUBRIC_PATH), help="where to write the weights")
+    ap.add_argument("--cv-penalties", action="store_true",
+                    help="choose the penalties' threshold by cross-validation by scenario; write nothing")
+    ap.add_argument("--export-sentences", type=Path, metavar="FILE",
+                    help="write the labelled sentences for scripts/train_encoder.py; train nothing")
     args = ap.parse_args()
     encoder = load_encoder()
     if encoder is None:
@@ -151,14 +223,28 @@ def main() -> int:
               file=sys.stderr)
         return 2
     try:
-        answers = load_answers("all")
+        answers = load_answers("all") + load_answers("pairs", PAIRS)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rubric = dataclasses.replace(load_rubric(), learned=None)
+    if args.export_sentences:
+        # The plain model decides which sentence carries a label, so the adapters' training set
+        # does not depend on the adapters already shipped.
+        prepared, _ = prepare(answers, rubric, Encoder(model_dir()))
+        try:
+            n = export_sentences(prepared, rubric, args.export_sentences)
+        except OSError as exc:
+            print(f"error: cannot write {args.export_sentences}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.export_sentences}: {n} sentences")
+        return 0
     prepared, names = prepare(answers, rubric, encoder)
     if args.cv:
         print(cross_validate(prepared, rubric, names, encoder))
+        return 0
+    if args.cv_penalties:
+        print(json.dumps(cross_validate_penalties(prepared, rubric, names, MemoEncoder(encoder))))
         return 0
     models = train(prepared, rubric, names)
     try:

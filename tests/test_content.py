@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from analysis.content import Rubric, score_content, segments, typed_transcript
-from analysis.semantic import EmbeddingModelError, load_encoder, model_dir, verify
+from analysis.semantic import EmbeddingModelError, Encoder, load_encoder, model_dir, verify
 from audio.asr import Transcript, Word
 from scenarios.library import load_library
 from scenarios.rubric import GUIDES, REQUIRED_IDS, RULES_MARKER, load_rubric, parse_rubric, rubric_markdown
@@ -108,6 +108,58 @@ def test_paraphrase_negation_sarcasm_fillers_and_asr_slips(which, text, present,
     assert present <= hits and not (absent & hits), hits
 
 
+DENIED = [
+    ("late-delivery", "I won't ask you to calm down, you've every right to be angry."),
+    ("late-delivery", "I won't tell you to calm down."),
+    ("faulty-kettle", "I'd never tell a customer to relax when something's leaking like that."),
+    ("late-delivery", "None of this is your fault."),
+    ("late-delivery", "Nobody is saying you did anything wrong."),
+    ("missed-parcel", "I'm not suggesting you weren't in."),
+    ("cancel-membership", "No one here is going to say you should have read the small print."),
+    ("late-delivery", "I'm not going to argue with you, you're right."),
+    ("misread-promotion", "I won't argue about the sign, let's just sort the price."),
+    ("late-delivery", "I'm sorry we let you down."),
+    ("late-delivery", "I'm not going to tell you it's no big deal, because it is."),
+    ("long-queue", "I'd never say a wait like that doesn't matter."),
+    ("no-receipt-return", "I won't just say rules are rules."),
+    ("price-match", "I'm not going to tell you that's just how it works."),
+    ("late-delivery", "I can't guarantee it'll arrive tomorrow, but I'll chase it."),
+]
+"""Answers that name a don't only to deny it: the penalty they deny must not be drawn."""
+
+DONE = [
+    ("missed-parcel", "If you'd been in when the driver came, this wouldn't have happened.", "blame_customer"),
+    ("late-delivery", "It's only a sofa, hardly the end of the world.", "dismiss"),
+    ("double-charge", "I'm not blaming you, but you did press pay twice.", "blame_customer"),
+    ("misread-promotion", "I'm not going to argue, you just misread it.", "argue"),
+    ("late-delivery", "I'm not going to tell you again, calm down.", "calm_down"),
+    ("faulty-kettle", "I'm not saying it's your fault, but you should have descaled it.", "blame_customer"),
+    ("restaurant-long-wait", "Everyone else has waited just as long, you're not special.", "dismiss"),
+    ("late-delivery", "Honestly, there's no point getting worked up about it.", "calm_down"),
+    ("late-delivery", "I'm sorry you feel let down.", "sorry_you_feel"),
+]
+"""Clear don'ts, some beside a denial whose reach ends before them ("but", "again")."""
+
+
+@pytest.mark.parametrize("which", MATCHERS)
+@pytest.mark.parametrize("scenario, text", DENIED)
+def test_a_denied_dont_draws_no_penalty(which, scenario, text):
+    result = _score(text, scenario, which)
+    assert not [f.id for f in result.penalties if f.hit], [(f.id, f.evidence) for f in result.penalties if f.hit]
+
+
+@pytest.mark.parametrize("which", MATCHERS)
+@pytest.mark.parametrize("scenario, text, penalty", DONE)
+def test_a_clear_dont_draws_its_penalty(which, scenario, text, penalty):
+    assert _score(text, scenario, which).finding(penalty).hit
+
+
+def test_a_denial_reaches_only_the_words_after_it_in_its_clause():
+    """The rubric's denials cancel a penalty's pattern inside their reach and nowhere else."""
+    result = _score("I'm not going to tell you to calm down. Calm down.", which=None)
+    assert [e.quote for e in result.finding("calm_down").evidence] == ["Calm down."]
+
+
 @needs_model
 @pytest.mark.parametrize("text, item", [
     ("I fully understand your frustration.", "empathy"),
@@ -122,9 +174,10 @@ def test_the_model_finds_paraphrases_no_pattern_was_written_for(text, item):
 
 
 @needs_model
-def test_the_embedding_model_reproduces_the_published_similarities():
-    """sentence-transformers' documented example: 0.6660 and 0.1046 for all-MiniLM-L6-v2."""
-    v = ENCODER.encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
+def test_the_embedding_model_reproduces_the_published_similarities(tmp_path):
+    """sentence-transformers' documented example: 0.6660 and 0.1046 for all-MiniLM-L6-v2 as
+    published (without the rubric's adapters)."""
+    v = Encoder(model_dir(), tmp_path).encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
     assert float(v[0] @ v[1]) == pytest.approx(0.6660, abs=2e-3)
     assert float(v[0] @ v[2]) == pytest.approx(0.1046, abs=2e-3)
 
@@ -189,8 +242,8 @@ def test_sentences_and_their_clauses_are_the_units_compared():
 
 def _semantic_only():
     """The rubric with the semantic items' patterns removed: what the examples alone decide."""
-    return Rubric(tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i for i in RUBRIC.items),
-                  RUBRIC.margin)
+    return dataclasses.replace(RUBRIC, items=tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i
+                                                   for i in RUBRIC.items), learned=None)
 
 
 def _semantic_hits(text: str) -> dict[str, str]:
@@ -215,12 +268,12 @@ def test_overlapping_items_do_not_compete_for_a_sentence():
     # docs/labelling.md: fetching the supervisor is a commitment as well as involving a manager.
     # With no margin at all, only the nearest item's examples earn, unless the items overlap.
     text, context = "Let me grab my supervisor for you.", LIBRARY.get("late-delivery").scoring_context()
-    strict = Rubric(_semantic_only().items, margin=0.0)
+    strict = dataclasses.replace(_semantic_only(), margin=0.0)
     result = score_content(typed_transcript(text), strict, context, encoder=ENCODER)
     hits = {f.id: f.evidence[0].matched for f in result.items if f.hit}
     assert {"supervisor", "keepable_promise"} <= set(hits), hits
     assert all(m.startswith("example (") for m in hits.values())
-    rivals = Rubric(tuple(dataclasses.replace(i, overlaps=()) for i in strict.items), margin=0.0)
+    rivals = dataclasses.replace(strict, items=tuple(dataclasses.replace(i, overlaps=()) for i in strict.items))
     result = score_content(typed_transcript(text), rivals, context, encoder=ENCODER)
     assert len({f.id for f in result.items if f.hit} & {"supervisor", "keepable_promise"}) == 1
 
@@ -352,7 +405,8 @@ def test_rubric_eval_scores_a_set_from_anywhere_and_refuses_a_bad_one_in_one_lin
 
 def test_the_shipped_weights_were_trained_for_the_shipped_rubric():
     assert RUBRIC.learned is not None, "stale or missing weights: run python scripts/train_rubric.py"
-    assert RUBRIC.learned.answers == len(_eval_module().load_answers("all"))
+    pairs = _eval_module().load_answers("all", ROOT / "tests" / "data" / "answers" / "pairs.jsonl")
+    assert RUBRIC.learned.answers == len(_eval_module().load_answers("all")) + len(pairs)
     penalties = {i.id for i in RUBRIC.items if i.penalty} & set(RUBRIC.learned.ids)
     assert penalties and min(RUBRIC.learned.threshold_of(i) for i in penalties) > max(
         RUBRIC.learned.threshold_of(i) for i in set(RUBRIC.learned.ids) - penalties)

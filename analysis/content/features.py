@@ -21,12 +21,14 @@ WordSpan = tuple[int, int]
 
 
 def unit_features(units: Sequence[WordSpan], vectors: np.ndarray, sims: np.ndarray, bank: ExampleBank,
-                  rubric: Rubric, pattern_words: Callable[[RubricItem], list[WordSpan]]
+                  rubric: Rubric, pattern_words: Callable[[RubricItem], list[WordSpan]], encoder: str
                   ) -> tuple[np.ndarray, tuple[str, ...]]:
     """One row per unit, and the columns' names: the unit's vector, its nearest similarity to
     each semantic item's examples and counter-examples, and whether each item's patterns match
-    inside it (``pattern_words``: the item's uncancelled matches as word spans)."""
-    names = [f"vector.{i}" for i in range(vectors.shape[1])]
+    inside it (``pattern_words``: the item's uncancelled matches as word spans). The vector
+    columns are named after the ``encoder`` that made them (its identity: model and adapters),
+    so models trained on one encoder's vectors are never applied to another's."""
+    names = [f"{encoder}.{i}" for i in range(vectors.shape[1])]
     columns = [vectors.astype(np.float64)]
     for item_id, (pos_rows, neg_rows, _) in bank.rows.items():
         names += [f"sim:{item_id}", f"counter:{item_id}"]

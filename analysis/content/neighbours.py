@@ -79,11 +79,11 @@ def nearest(bank: ExampleBank, sims: np.ndarray, rubric: Rubric) -> dict[str, li
     return out
 
 
-def neighbour_evidence(item: RubricItem, transcript: Transcript, tokens: Tokens,
+def neighbour_evidence(item: RubricItem, denials: tuple[str, ...], transcript: Transcript, tokens: Tokens,
                        units: tuple[tuple[int, int], ...], hits: list[Hit], bank: ExampleBank) -> tuple[Evidence, ...]:
-    """Evidence for the sentences that earned the item; one holding an ``unless`` match
-    (negation, sarcasm) is skipped."""
-    cancelled_words = {tokens.word_of[i] for c in cancelled(item, tokens) for i in range(c[0], c[1] + 1)}
+    """Evidence for the sentences that earned the item; one holding a cancelled span (its
+    ``unless``: negation, sarcasm; or one of ``denials``) is skipped."""
+    cancelled_words = {tokens.word_of[i] for c in cancelled(item, denials, tokens) for i in range(c[0], c[1] + 1)}
     found = []
     for u, row, sim in hits:
         first, last = units[u]

@@ -62,6 +62,11 @@ class Rubric:
     nearest example may fall and still earn it. Small: a sentence earns the items its nearest
     neighbours belong to, not every item it is loosely near; not zero, because one sentence can
     be a remedy, a commitment and a follow-up at once (docs/labelling.md)."""
+    denials: tuple[str, ...] = ()
+    """Patterns that deny a penalty rather than commit it, whatever the penalty ("I won't tell
+    you to ...", "I'm not saying ...", "nobody is going to say ..."): they cancel every penalty's
+    matches they overlap, as an item's own ``unless`` does, but never past the end of their
+    clause (a comma). Kept once here because the same negated frame scopes over any don't."""
     learned: ItemModels | None = field(default=None, repr=False, compare=False)
     """Per-item models trained on the labelled answers for exactly this rubric (analysis.learned).
     When present and the encoder is installed, a sentence the model is confident about earns its
@@ -94,6 +99,11 @@ class ScoringContext:
     """What would settle this customer's problem (analysis.offer_fit judges offers by them)."""
     not_remedies: tuple[str, ...] = ()
     """Offers that miss this customer's problem, however well phrased."""
+
+
+def denials_for(item: RubricItem, rubric: Rubric) -> tuple[str, ...]:
+    """The rubric's denials where they apply: to penalties only."""
+    return rubric.denials if item.penalty else ()
 
 
 def applies(item: RubricItem, context: ScoringContext) -> bool:

@@ -17,7 +17,7 @@ from analysis.content.features import WordSpan, learned_evidence, unit_features
 from analysis.content.neighbours import example_bank, nearest, neighbour_evidence
 from analysis.content.patterns import Span, cancelled, pattern_spans
 from analysis.content.result import ContentResult, Evidence, Finding
-from analysis.content.rubric import Rubric, RubricItem, ScoringContext, applies
+from analysis.content.rubric import Rubric, RubricItem, ScoringContext, applies, denials_for
 from analysis.content.text import quote, segments, tokenize
 from audio.asr import Transcript
 
@@ -59,6 +59,7 @@ class Scorer:
 
     def __init__(self, transcript: Transcript, rubric: Rubric, encoder: Encoder | None) -> None:
         self.transcript, self.tokens, self.rubric = transcript, tokenize(transcript), rubric
+        self.encoder = encoder.identity if encoder is not None else ""
         self.bank = example_bank(encoder, rubric) if encoder is not None else None
         self.units = segments(transcript) if self.bank is not None and self.tokens.text else ()
         self.texts = [" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in self.units]
@@ -78,7 +79,7 @@ class Scorer:
         """The item's uncancelled pattern matches, found once per answer: the features, the
         evidence and the learned layer's overlap check all read them."""
         if item.id not in self._patterns:
-            self._patterns[item.id] = pattern_spans(item, self.tokens)
+            self._patterns[item.id] = pattern_spans(item, denials_for(item, self.rubric), self.tokens)
         return self._patterns[item.id]
 
     def _pattern_words(self, item: RubricItem) -> list[WordSpan]:
@@ -86,15 +87,16 @@ class Scorer:
 
     def features(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """The learned layer's input for this answer's units (analysis.content.features)."""
-        return unit_features(self.units, self.vectors, self.sims, self.bank, self.rubric, self._pattern_words)
+        return unit_features(self.units, self.vectors, self.sims, self.bank, self.rubric, self._pattern_words,
+                             self.encoder)
 
     def _learned(self, item: RubricItem) -> list[Evidence]:
         """Evidence the item's model adds where neither a pattern nor the nearest-neighbour
-        decision found the item; a unit holding one of the item's ``unless`` phrases (negation,
-        a shrug) is skipped, as in the other two matchers."""
+        decision found the item; a unit holding one of its cancelling phrases (negation, a shrug,
+        a denial) is skipped, as in the other two matchers."""
         taken = [self.units[u] for u, _, _ in self.hits.get(item.id, ())]
         taken += self._pattern_words(item)
-        taken += [self.tokens.words(span) for span in cancelled(item, self.tokens)]
+        taken += [self.tokens.words(span) for span in cancelled(item, denials_for(item, self.rubric), self.tokens)]
         return learned_evidence(item, self.probabilities[item.id], self.rubric.learned.threshold_of(item.id),
                                 self.units, taken, self.transcript, self.bank, self.sims)
 
@@ -107,7 +109,7 @@ class Scorer:
                  for pat, span in self.patterns(item)]
         if item.id in self.hits:
             spans = [(e.start_s, e.end_s, e.quote) for e in found]
-            for e in neighbour_evidence(item, self.transcript, self.tokens, self.units, self.hits[item.id],
+            for e in neighbour_evidence(item, denials_for(item, self.rubric), self.transcript, self.tokens, self.units, self.hits[item.id],
                                         self.bank):
                 if not any(e.quote == q or (q in e.quote and e.start_s <= s and t <= e.end_s)
                            for s, t, q in spans):

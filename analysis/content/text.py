@@ -11,6 +11,8 @@ from audio.asr import Transcript, Word
 
 _TOKEN = re.compile(r"[a-z0-9']+")
 _SENTENCE_END = re.compile(r"[.?!;]$")
+_CLAUSE_END = re.compile(r"[.?!;:]$")
+_CLAUSE_BREAK = re.compile(r",$")
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "erm", "er", "ah", "hmm", "mm", "uhm"})
 """Hesitations dropped before matching, so "I'm, um, so sorry" still reads as an apology."""
 
@@ -30,6 +32,9 @@ class Tokens:
     """Index into the transcript's words for each token."""
     sentence_ends: frozenset[int] = frozenset()
     """Tokens that end a sentence: a pattern may not run across a full stop."""
+    clause_text: str = ""
+    """``text`` with a line break after every clause as well (a comma or colon ends one): the
+    same offsets, for patterns whose reach ends with the clause (the rubric's denials)."""
 
     def words(self, span: tuple[int, int]) -> tuple[int, int]:
         """A token span as (first, last) word indices, the units' coordinates."""
@@ -37,7 +42,7 @@ class Tokens:
 
 
 def tokenize(transcript: Transcript) -> Tokens:
-    tokens, word_of, ends = [], [], set()
+    tokens, word_of, ends, clause_ends = [], [], set(), set()
     for i, word in enumerate(transcript.words):
         for tok in _TOKEN.findall(word.text.lower().replace("\u2019", "'")):
             if tok in FILLERS:
@@ -46,6 +51,8 @@ def tokenize(transcript: Transcript) -> Tokens:
             word_of.append(i)
         if tokens and _SENTENCE_END.search(word.text):
             ends.add(len(tokens) - 1)
+        if tokens and (_CLAUSE_END.search(word.text) or _CLAUSE_BREAK.search(word.text)):
+            clause_ends.add(len(tokens) - 1)
     starts, pos = [], 0
     for tok in tokens:
         starts.append(pos)
@@ -53,7 +60,8 @@ def tokenize(transcript: Transcript) -> Tokens:
     # Sentences are separate lines: `^` and `$` (re.M) mark a sentence's start and end, and a
     # pattern's spaces never reach into the next sentence.
     text = "".join(tok + ("\n" if i in ends else " ") for i, tok in enumerate(tokens))[:-1]
-    return Tokens(text, tuple(starts), tuple(word_of), frozenset(ends))
+    clause_text = "".join(tok + ("\n" if i in ends | clause_ends else " ") for i, tok in enumerate(tokens))[:-1]
+    return Tokens(text, tuple(starts), tuple(word_of), frozenset(ends), clause_text)
 
 
 def token_index(tokens: Tokens, char: int) -> int:
@@ -72,8 +80,6 @@ def quote(transcript: Transcript, first: int, last: int, matched: str) -> Eviden
     return Evidence(" ".join(w.text for w in words), words[0].start_s, words[-1].end_s, matched)
 
 
-_CLAUSE_END = re.compile(r"[.?!;:]$")
-_CLAUSE_BREAK = re.compile(r",$")
 _CLAUSE_START = frozenset({"but", "though", "although"})
 """Words that open a new idea inside a sentence ("I can't refund it but I can swap it")."""
 
