@@ -10,9 +10,10 @@ installed with faster-whisper. The weights are checked against a sha256 kept her
 like the Whisper model in audio/asr.py. With no model installed, ``load_encoder`` returns None
 and content scoring falls back to its transparent patterns.
 
-Low-rank adapters trained for the rubric (scripts/train_encoder.py, ``ADAPTER_PATH``) are added
-into the packaged weights as they are read, so the adapted model runs at exactly the plain
-model's cost and needs no torch; the rubric's learned layer is trained on the adapted vectors.
+Low-rank adapters trained for the rubric (scripts/train_encoder.py), when a file is at
+``ADAPTER_PATH``, are added into the packaged weights as they are read, so the adapted model runs
+at exactly the plain model's cost and needs no torch; the rubric's learned layer must then be
+trained on the adapted vectors. None is shipped: docs/rubric-eval.md has why.
 """
 
 from __future__ import annotations

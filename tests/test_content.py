@@ -117,7 +117,6 @@ DENIED = [
     ("missed-parcel", "I'm not suggesting you weren't in."),
     ("cancel-membership", "No one here is going to say you should have read the small print."),
     ("late-delivery", "I'm not going to argue with you, you're right."),
-    ("misread-promotion", "I'm not saying you misread it, the sign is confusing."),
     ("misread-promotion", "I won't argue about the sign, let's just sort the price."),
     ("late-delivery", "I'm sorry we let you down."),
     ("late-delivery", "I'm not going to tell you it's no big deal, because it is."),
