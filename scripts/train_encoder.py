@@ -1,7 +1,7 @@
 """Adapt the rubric's sentence encoder (all-MiniLM-L6-v2) to the rubric's items: low-rank adapters.
 
     make train        # builds the training venv, exports the sentences, runs this, retrains the rubric
-    /work/train-venv/bin/python scripts/train_encoder.py --sentences S.jsonl --model-dir DIR --out F.npz
+    .venv-train/bin/python scripts/train_encoder.py --sentences S.jsonl --model-dir DIR --out F.npz
 
 Frozen MiniLM places "I won't ask you to calm down" next to "calm down" and a brush-off next to a
 reassurance: its vectors were trained to say what a sentence is about, not what it does to the
