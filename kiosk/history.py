@@ -16,10 +16,11 @@ from markupsafe import Markup
 
 from kiosk.report import environment, render_markdown, render_page_html, render_session_html, write_text_atomic
 from kiosk.store import SessionSummary, Store, Trainee, UnknownTrainee
+from scenarios.guide import load_guide
 
 CSV_FIELDS = ("trainee", "session", "started_at", "scenario", "round", "turn", "score", "anger_before",
               "anger_after", "ending", "wpm", "median_f0_hz", "level_db", "speak_slowly", "lower_voice",
-              "transcript")
+              "to_work_on", "transcript")
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,25 @@ def _cell(value: object) -> object:
     return value
 
 
+def to_work_on(turn: dict) -> str:
+    """The guide rules a turn went against (penalties it cost, delivery verdicts that need work),
+    by name and group, once each: what a trainer reads in a spreadsheet column."""
+    guide = load_guide()
+    content, delivery = turn.get("content") or {}, turn.get("delivery") or {}
+    cited = [f.get("source") for f in content.get("penalties") or [] if f.get("hit")]
+    cited += [v.get("source") for v in delivery.values() if isinstance(v, dict) and v.get("status") == "needs_work"]
+    return "; ".join(dict.fromkeys(guide.citation(rule) for rule in cited if rule))
+
+
 def export_csv(store: Store) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_FIELDS)
     for row in store.export_turns():
-        d = (row.pop("data") or {}).get("delivery") or {}
+        turn = row.pop("data") or {}
+        d = turn.get("delivery") or {}
         row.update(wpm=d.get("wpm"), median_f0_hz=d.get("median_f0_hz"), level_db=d.get("level_db"),
                    speak_slowly=(d.get("speak_slowly") or {}).get("status"),
-                   lower_voice=(d.get("lower_voice") or {}).get("status"))
+                   lower_voice=(d.get("lower_voice") or {}).get("status"), to_work_on=to_work_on(turn))
         writer.writerow([_cell("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS])
     return buf.getvalue()

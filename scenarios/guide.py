@@ -14,6 +14,7 @@ from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
 
 if TYPE_CHECKING:
     from analysis.content import Rubric
+    from analysis.scorecard import Goal
     from scenarios.model import Scenario
 
 GUIDE_PATH = Path(__file__).with_name("guide.toml")
@@ -91,11 +92,14 @@ def _load_cached(path: Path) -> Guide:
     return parse_guide(read_toml(path))
 
 
-def cited_by(rubric: Rubric) -> dict[str, list[str]]:
-    """Per rule id, the rubric items ("`apology`") and delivery verdicts that cite it."""
+def cited_by(rubric: Rubric, goals: Iterable[Goal] = ()) -> dict[str, list[str]]:
+    """Per rule id, the rubric items ("`apology`"), scorecard goals and delivery verdicts that
+    cite it."""
     out: dict[str, list[str]] = {}
     for item in rubric.items:
         out.setdefault(item.source, []).append(f"`{item.id}`")
+    for goal in goals:
+        out.setdefault(goal.source, []).append(f"goal `{goal.id}`")
     for verdict, rule in VERDICT_RULES.items():
         out.setdefault(rule, []).append(f"verdict `{verdict}`")
     return out
@@ -113,15 +117,17 @@ def practised_in(scenarios: Iterable[Scenario]) -> dict[str, list[str]]:
 def guide_markdown(guide: Guide, cited_by: Mapping[str, Iterable[str]],
                    practised_in: Mapping[str, Iterable[str]]) -> str:
     """docs/guide.md: every rule by source, with its text, what cites it (``cited_by``: rule id to
-    "`apology`", "verdict `speak_slowly`"...) and the scenarios that practise it, rendered from the
-    data so the page cannot drift from what the kiosk cites (a test compares the two)."""
+    "`apology`", "goal `sorry`", "verdict `speak_slowly`"...) and the scenarios that practise it,
+    rendered from the data so the page cannot drift from what the kiosk cites (a test compares
+    the two)."""
     out = ["# The coaching guide", "",
            "Generated from `scenarios/guide.toml` by `python scripts/guide_doc.py`; do not edit by hand.",
            "",
            "These are the rules the kiosk coaches, paraphrased in the project's own words from five public",
-           "guides on handling difficult customers. Every rubric item, delivery verdict and scenario cites",
-           "one of them by its id; a trainee sees the rule's name and where it comes from (\"Apologise for",
-           "what went wrong — Defusing, step 5\"), and on the kiosk a tap on that citation opens its text.",
+           "guides on handling difficult customers. Every rubric item, scorecard goal, delivery verdict and",
+           "scenario cites one of them by its id; a trainee sees the rule's name and where it comes from",
+           "(\"Apologise for what went wrong — Defusing, step 5\"), and on the kiosk a tap on that citation",
+           "opens its text.",
            "A rule cited by nothing is still taught: the scenarios listed beside it practise it.", ""]
     for source in guide.sources:
         out += [f"## {source.title}", "", source.about, ""]

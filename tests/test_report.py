@@ -13,6 +13,7 @@ from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
 from kiosk.report import render_markdown, render_page_html, render_session_html, session_dict, write_reports
 from kiosk.store import Store
+from scenarios.guide import load_guide
 
 XSS = "<script>alert('x')</script>"
 
@@ -131,6 +132,13 @@ def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path)
     assert rows[0]["transcript"] == result.turns[0].analysis.transcript.text
     assert float(rows[0]["wpm"]) == result.turns[0].analysis.delivery.wpm
     assert rows[0]["speak_slowly"] == result.turns[0].analysis.delivery.speak_slowly.status
+    # The guide rules the answer went against, by name: what a trainer can act on.
+    analysis, guide = result.turns[0].analysis, load_guide()
+    d = analysis.delivery
+    went_against = {guide.citation(f.source) for f in analysis.content.penalties if f.hit}
+    went_against |= {guide.citation(v.source) for v in (d.speak_slowly, d.lower_voice, d.mirroring)
+                     if v is not None and v.status == "needs_work"}
+    assert set(filter(None, rows[0]["to_work_on"].split("; "))) == went_against
     store.close()
 
 
@@ -138,3 +146,16 @@ def test_markdown_of_a_session_without_answers_or_tips():
     md = render_markdown({"scenario_id": "x", "scenario_title": "X", "ending": None, "score": 0,
                           "anger_curve": [3], "tips": [], "turns": []})
     assert "stopped early" in md and "Nothing to fix" in md
+
+
+def test_trainee_facing_text_cites_guide_rules_by_name_never_by_number(judged_session):
+    """The report, the kiosk's feedback screen (the same HTML) and the customer's reasons: a
+    trainee cannot open "guide 003", so no file number and no rule or rubric id reaches them."""
+    result, baseline = judged_session
+    data = session_dict(result, baseline)
+    html = re.sub(r"<svg.*?</svg>", "", str(render_session_html(data)), flags=re.S)  # chart coordinates
+    for text in (html, render_markdown(data)):
+        assert "guide 00" not in text.lower() and not re.search(r"(?<![\d.])00[0-4](?![\d.])", text)
+    for turn in data["turns"]:
+        for reason in turn["reaction"]["reasons"]:
+            assert not re.search(r"\b[a-z]+(_[a-z]+)+\b|\b[a-z]+(-[a-z]+)+\b", reason), reason

@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -159,8 +160,13 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     wait_state(page, "feedback")
     tips = page.locator("#feedback .tip")
     assert 1 <= tips.count() <= 3
-    for i in range(tips.count()):
-        assert "Guide 0" in tips.nth(i).locator(".cite").inner_text()
+    for i in range(tips.count()):  # each tip cites a guide rule by name and group, never a file number
+        summary = tips.nth(i).locator("details.cite summary").inner_text()
+        assert " \u2014 " in summary and not re.search(r"\b00[0-4]\b", summary), summary
+    rule = tips.nth(0).locator("details.cite")
+    assert not rule.locator(".rule-text").is_visible()
+    rule.locator("summary").click()                       # a tap on the citation opens the rule's text
+    assert len(rule.locator(".rule-text").inner_text().split()) >= 10
     assert page.locator("#feedback svg.chart.contour").count() >= 2
     assert page.locator("#feedback svg.chart.anger").count() == 1
     assert page.locator("#feedback svg.chart.rate").count() >= 1
