@@ -103,7 +103,7 @@ def test_a_stored_session_from_before_the_guide_names_its_sources_in_words():
     html, md = str(render_session_html(session)), render_markdown(session)
     for text in (html, md):
         assert not FILE_NUMBER.search(text) and "guide 00" not in text.lower()
-        assert "Dos and don'ts" in text.replace("&#39;", "'") and "Twelve steps to defuse" in text
+        assert "Dos and don'ts" in text.replace("&#39;", "'")
     assert to_work_on(session["turns"][0]) == "Dos and don'ts; Twelve steps to defuse"
 
 

@@ -7,11 +7,14 @@ import io
 import json
 import re
 
+from markupsafe import escape
+
 from conftest import run_kiosk
 from kiosk.history import export_csv, load_history, render_history_markdown, render_history_page
 from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
-from kiosk.report import render_markdown, render_page_html, render_session_html, session_dict, write_reports
+from kiosk.report import (render_markdown, render_page_html, render_session_html, session_dict, tip_citation,
+                          write_reports)
 from kiosk.store import Store
 from scenarios.guide import load_guide
 
@@ -60,9 +63,12 @@ def test_every_tip_is_in_both_reports_with_its_guide(engines, judged_session, tm
     _, md_path = write_reports(weak, tmp_path, baseline)
     md, html = md_path.read_text(), (tmp_path / "report.html").read_text()
     assert 1 <= len(weak.tips) <= 3
-    for tip in weak.tips:
-        assert f"guide {tip.source}" in md and f"Guide {tip.source}:" in html
+    for tip in weak.tips:  # cited by the guide rule's name; a tap on it opens the rule's text
+        citation = tip_citation(tip.to_dict())
+        assert " \u2014 " in citation and f"*({citation})*" in md
+        assert f"<summary>{escape(citation)}</summary>" in html
         assert tip.example is None or tip.example in scenario.model_answer
+    assert not re.search(r"guide 0|(?<![\d.])00[0-4](?![\d.])", md + re.sub(r"<svg.*?</svg>", "", html, flags=re.S))
 
 
 def test_names_and_transcripts_are_escaped_everywhere(judged_session):

@@ -90,7 +90,7 @@ def test_a_practice_session_through_the_api(kiosk, answer_wav):
     feedback = client.get(f"/api/visits/{token}/feedback").text
     assert 'class="chart contour"' in feedback and "Replay your answer" in feedback
     assert feedback.count('class="tip"') <= 3
-    assert "<details class=\"cite\"><summary>" in feedback and "guide 00" not in feedback.lower()
+    assert "guide 00" not in feedback.lower()   # guide rules are cited by name (tests/test_guide.py)
     # Leaving stores the ending; the visit is gone.
     assert client.delete(f"/api/visits/{token}", headers=KIOSK).status_code == 204
     stored = store.session_report(summary.id)
