@@ -48,8 +48,8 @@ _FIELDS = {"id", "title", "setting", "difficulty", "source", "persona", "lines",
 _PERSONA_FIELDS = {"name", "voice", "anger", "needs_heard"}
 _RESOLUTION_FIELDS = {"needs", "remedies", "not_remedies"}
 MIN_REMEDIES = 2
-"""Remedies a customer who can be satisfied needs at least: a choice (guide 000: offer more than
-one solution), and several phrasings of what would settle it."""
+"""Remedies a customer who can be satisfied needs at least: a choice (guide rule method-options:
+offer more than one solution), and several phrasings of what would settle it."""
 
 
 @dataclass(frozen=True)
