@@ -1,8 +1,9 @@
 """How the answer was said: the measures, the trainee's calm baseline, and two verdicts.
 
-Guide 003 asks the trainee to "speak slowly and lower your voice". Absolute numbers differ by
-microphone and by voice, so each verdict compares against the trainee's own calm baseline (a
-calibration sentence read at the start), falling back to absolute bands only for the rate.
+The coaching guide asks the trainee to speak slowly and lower their voice (defuse-slow-down,
+defuse-lower-voice). Absolute numbers differ by microphone and by voice, so each verdict compares
+against the trainee's own calm baseline (a calibration sentence read at the start), falling
+back to absolute bands only for the rate.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def customer_voice(calm: Clip, line: Clip) -> CustomerVoice:
     return CustomerVoice(_r(line_level - calm_level, 1), _r(pitch.semitones(line_f0, calm_f0)))
 
 
+VERDICT_RULES = {"speak_slowly": "defuse-slow-down", "lower_voice": "defuse-lower-voice",
+                 "mirroring": "defuse-dont-mirror"}
+"""The coaching-guide rule (scenarios/guide.toml) each verdict checks."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     id: str
@@ -101,8 +107,13 @@ class Verdict:
     detail: str
     """The numbers behind the verdict, in words."""
     tip: str
-    """One sentence of advice, citing the guide."""
-    source: str = "003"
+    """One sentence of advice; the rule behind it is cited by ``source``, not in the words."""
+    source: str = ""
+    """Id of the guide rule it checks; left empty, the rule of its id in VERDICT_RULES."""
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            object.__setattr__(self, "source", VERDICT_RULES.get(self.id, ""))
 
 
 @dataclass(frozen=True)
@@ -363,7 +374,7 @@ def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | No
 
 
 def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
-    tip = "Slow down: a calm, unhurried pace shows the customer you are in control (guide 003)."
+    tip = "Slow down: a calm, unhurried pace shows the customer you are in control."
     if not math.isfinite(m.wpm):
         return Verdict("speak_slowly", "unknown", "too little speech to measure your pace", tip)
     band = pace_band(baseline.wpm if baseline is not None else None)
@@ -389,7 +400,7 @@ def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
 
 
 def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
-    tip = "Lower your voice: a quieter, lower tone keeps an angry customer from escalating (guide 003)."
+    tip = "Lower your voice: a quieter, lower tone keeps an angry customer from escalating."
     if m.clipped:
         return Verdict("lower_voice", "needs_work",
                        f"your voice overloaded the microphone ({100 * m.clipped_fraction:.1f} % of samples clipped)", tip)
@@ -418,10 +429,10 @@ def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
 
 
 def _judge_mirroring(m: DeliveryMeasures, customer: CustomerVoice) -> Verdict:
-    """Guide 003: emotions are infectious, and a calm, low voice matters most when the customer
-    is loud. Mirroring is a raised voice (the lower_voice verdict: level, pitch or effort over
+    """Guide rule defuse-dont-mirror: emotions are infectious, and a calm, low voice matters most
+    when the customer is loud. Mirroring is a raised voice (the lower_voice verdict: level, pitch or effort over
     the trainee's calm baseline) answering a customer whose own voice was raised."""
-    tip = "Don't match the customer's volume: stay calm and low while they are loud (guide 003)."
+    tip = "Don't match the customer's volume: stay calm and low while they are loud."
     said = f"the customer was {customer.level_rise_db:+.1f} dB and {customer.f0_rise_st:+.1f} semitones above their calm voice"
     if not customer.raised:
         return Verdict("mirroring", "pass", f"{said}: not raised, nothing to mirror", tip)

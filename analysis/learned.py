@@ -91,10 +91,18 @@ def design(features: np.ndarray, texts: list[str], mean: np.ndarray, scale: np.n
     return np.hstack([(features - mean) / scale, lexical(texts, vocabulary)])
 
 
+FEATURE_FIELDS = ("id", "penalty", "applies", "patterns", "unless", "examples", "counter_examples",
+                  "threshold", "overlaps")
+"""The fields of a rubric item the features are computed from. Its wording for trainees
+(description, tip), the guide rule it cites and its weight are not among them: editing those
+leaves the weights valid."""
+
+
 def fingerprint(rubric: object) -> str:
-    """A digest of everything in the rubric that the features depend on (its repr: items,
-    examples, patterns, thresholds, margin)."""
-    return hashlib.sha256(repr(rubric).encode()).hexdigest()[:16]
+    """A digest of what the features depend on: each item's FEATURE_FIELDS, in order, and the
+    margin. Typed as ``object`` because analysis.content imports this module."""
+    items = tuple(tuple(getattr(item, name) for name in FEATURE_FIELDS) for item in rubric.items)
+    return hashlib.sha256(repr((items, rubric.margin)).encode()).hexdigest()[:16]
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float | np.ndarray) -> tuple[np.ndarray, float]:

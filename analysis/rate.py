@@ -210,7 +210,8 @@ class Trend:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Only the drifts guide 003 warns about; read speech naturally ends a few dB quieter."""
+        """Only the drifts the guide warns about (defuse-slow-down, defuse-lower-voice); read speech
+        naturally ends a few dB quieter."""
         found = []
         if self.rate_ratio > SPED_UP_RATIO:
             found.append("sped_up")

@@ -24,7 +24,7 @@ from analysis.delivery import Baseline
 from scenarios.library import load_library, validate_folder
 from scenarios.rubric import load_rubric
 from kiosk.console import UsageError, default_out, print_analysis, print_card, print_json, print_scorecard, step
-from kiosk.report import write_reports
+from kiosk.report import tip_citation, write_reports
 from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSession, TurnRecord,
                            analyze_answer, measure_baseline)
 
@@ -40,7 +40,8 @@ DEMO_STUMBLE = "Look, I'm afraid there's nothing I can do about that."
 """The demo's first answer: a stonewall, said in a rattled voice, so the anger curve rises first."""
 DEMO_CLOSE = ("Thank you for your patience while we sorted this out. I'll check in with you "
               "tomorrow to make sure everything went smoothly.")
-"""The demo's answer once the customer has accepted: a positive close (guides 000, 003)."""
+"""The demo's answer once the customer has accepted: a positive close (defuse-positive-end,
+method-follow-up)."""
 
 
 def _engines(args: argparse.Namespace) -> Engines:
@@ -65,7 +66,7 @@ def _print_result(session: PracticeSession, out_dir: Path) -> None:
           f"anger {' -> '.join(map(str, result.anger_curve))}")
     print_scorecard(result.scorecard, session.engines.rubric)
     for n, tip in enumerate(result.tips, 1):
-        print(f"  tip {n}: {tip.text}")
+        print(f"  tip {n}: {tip.text}\n         ({tip_citation(tip.to_dict())})")
     json_path, md_path = write_reports(result, out_dir, session.baseline)
     print(f"\nReport written to {out_dir}/ ({json_path.name}, {md_path.name})")
 

@@ -14,6 +14,7 @@ from typing import TextIO
 from analysis.content import Rubric
 from analysis.scorecard import Goal, Scorecard, TurnCard
 from analysis.turn import TurnAnalysis
+from scenarios.guide import load_guide
 
 
 class UsageError(Exception):
@@ -95,9 +96,12 @@ def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout, content: bool = Tr
     if not content:
         return
     print(f"\nWhat you said: {a.content.score}/100", file=out)
+    guide = load_guide()
     for f in a.content.items:
         quote = f' "{f.evidence[0].quote}"' if f.evidence else ""
-        print(f"  {'+' if f.hit else '-'} {f.id:<20} {f.points:>5.1f}/{f.max_points:<5.1f} guide {f.source}{quote}", file=out)
+        print(f"  {'+' if f.hit else '-'} {f.id:<20} {f.points:>5.1f}/{f.max_points:<5.1f} "
+              f"{guide.citation(f.source)}{quote}", file=out)
     for f in a.content.penalties:
         if f.hit:
-            print(f"  ! {f.id:<20} {f.points:>5.1f}       guide {f.source} \"{f.evidence[0].quote}\"", file=out)
+            print(f"  ! {f.id:<20} {f.points:>5.1f}       {guide.citation(f.source)} \"{f.evidence[0].quote}\"",
+                  file=out)

@@ -17,17 +17,18 @@ from markupsafe import Markup
 from kiosk import plain
 from kiosk.report import environment, render_markdown, render_page_html, render_session_html, write_text_atomic
 from kiosk.store import SessionSummary, Store, Trainee, UnknownTrainee
+from scenarios.guide import load_guide
 from scenarios.rubric import item_names
 
 CSV_FIELDS = ("trainee", "session", "started_at", "scenario", "round", "turn", "score", "anger_before",
               "anger_after", "ending", "wpm", "median_f0_hz", "level_db", "speak_slowly", "lower_voice",
-              "transcript", "tips")
+              "to_work_on", "transcript", "tips")
 """The fixed columns; after them one column per rubric item (its trainee-facing name): from the
 session's scorecard when it has one, "yes" when the conversation had earned the item by this
 answer or, for a penalty, this answer did it; without one, what this answer said; "no" when not,
 empty where the item did not apply.
 Values are words a spreadsheet reader understands ("needs work", "walked out"), numbers bare
-with the unit in the column name."""
+with the unit in the column name; `to_work_on` names the guide rules the answer went against."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,16 @@ def _earned(data: dict, card: dict | None, turn: int) -> dict[str, str]:
     return out
 
 
+def to_work_on(turn: dict) -> str:
+    """The guide rules a turn went against (penalties it cost, delivery verdicts that need work),
+    by name and group, once each: what a trainer reads in a spreadsheet column."""
+    guide = load_guide()
+    content, delivery = turn.get("content") or {}, turn.get("delivery") or {}
+    cited = [f.get("source") for f in content.get("penalties") or [] if f.get("hit")]
+    cited += [v.get("source") for v in delivery.values() if isinstance(v, dict) and v.get("status") == "needs_work"]
+    return "; ".join(dict.fromkeys(guide.citation(rule) for rule in cited if rule))
+
+
 def export_csv(store: Store) -> str:
     items = list(item_names().items())
     buf = io.StringIO()
@@ -133,7 +144,7 @@ def export_csv(store: Store) -> str:
         row.update(wpm=d.get("wpm"), median_f0_hz=d.get("median_f0_hz"), level_db=d.get("level_db"),
                    speak_slowly=plain.status_words((d.get("speak_slowly") or {}).get("status")),
                    lower_voice=plain.status_words((d.get("lower_voice") or {}).get("status")),
-                   ending=plain.ending_words(row.get("ending"), row.get("round")),
+                   ending=plain.ending_words(row.get("ending"), row.get("round")), to_work_on=to_work_on(data),
                    tips=" | ".join(plain.unmarked(plain.tip_text(t.get("text", ""))) for t in row.get("tips") or []))
         writer.writerow([_cell("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS]
                         + [earned.get(item_id, "") for item_id, _ in items])

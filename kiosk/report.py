@@ -3,7 +3,9 @@
 Reports are rendered from the session's JSON form (``SessionResult.to_dict()``, which is also
 what the store keeps), so a report written at the end of a session and one rebuilt months later
 from the database are the same report. HTML goes through Jinja2 with autoescaping: a trainee's
-name or a transcript can never become markup. Charts are inline SVG (kiosk.plots).
+name or a transcript can never become markup. Charts are inline SVG (kiosk.plots). Guide rules
+are cited by name and group ("Apologise for what went wrong — Defusing, step 5"), never by id or
+file number; the HTML opens a rule's text on a tap, the Markdown lists the rules cited with theirs.
 """
 
 from __future__ import annotations
@@ -21,17 +23,11 @@ from markupsafe import Markup
 from analysis.delivery import EFFORT_DB, HIGHER_ST, LOUDER_DB, Baseline, pace_band
 from kiosk import plain, plots
 from kiosk.session import SessionResult
+from scenarios.guide import load_guide
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 REPORT_CSS = TEMPLATES_DIR / "report.css"
 
-GUIDE_TITLES = {
-    "000": "How to handle a difficult customer situation (six steps, worked cases)",
-    "001": "Dos and don'ts of managing difficult customers",
-    "002": "Advanced techniques for difficult customer situations",
-    "003": "How to defuse a situation with a difficult customer (12 steps)",
-    "004": "Handling difficult customers: interview framing",
-}
 ENDINGS = {"resolved": "Resolved: the customer accepted your offer",
            "escalated": "Escalated to a supervisor or security",
            "walked_out": "The customer walked out",
@@ -116,8 +112,13 @@ def conversation_chart(session: dict) -> Markup:
     return plots.conversation_chart(session.get("anger_curve") or [], answers, band, label)
 
 
-def guide_title(source: str) -> str:
-    return GUIDE_TITLES.get(str(source), f"guide {source}")
+def tip_rule(tip: dict) -> str:
+    """The guide rule a tip cites: ``rule``, or ``source`` in sessions stored before tips had one."""
+    return str(tip.get("rule") or tip.get("source") or "")
+
+
+def tip_citation(tip: dict) -> str:
+    return tip.get("citation") or load_guide().citation(tip_rule(tip))
 
 
 def _fmt(value: object, unit: str = "", nd: int = 1) -> str:
@@ -134,7 +135,7 @@ def environment(*extra_dirs: Path) -> Environment:
     env = Environment(loader=FileSystemLoader([*map(str, extra_dirs), str(TEMPLATES_DIR)]),
                       autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=ChainableUndefined)
     env.globals.update(turn_charts=turn_charts, anger_chart=plots.anger_chart,
-                       progress_chart=plots.progress_chart, guide_title=guide_title, endings=ENDINGS,
+                       progress_chart=plots.progress_chart, guide=load_guide(), endings=ENDINGS,
                        fmt=_fmt, conversation_chart=conversation_chart, plain=plain)
     env.filters["words"] = lambda s: str(s).replace("_", " ")
     env.filters["markdown"] = plain.markdown
@@ -178,16 +179,25 @@ def render_markdown(session: SessionResult | dict, level: int = 1) -> str:
     for n, tip in enumerate(s.get("tips", []), 1):
         quote = tip.get("quote")
         quoted = f" (you said “{quote}”)" if quote and quote not in tip.get("text", "") else ""
-        out.append(f"{n}. {tip.get('text', '')}{quoted} *(guide {tip.get('source', '?')})*")
+        out.append(f"{n}. {tip.get('text', '')}{quoted} *({tip_citation(tip)})*")
     out += _scorecard_markdown(s.get("scorecard") or {}, h)
     for turn in s.get("turns", []):
         out += _turn_markdown(turn, h)
-    out += ["", f"{h}# Guides cited", ""]
-    cited = sorted({str(t.get("source")) for t in s.get("tips", [])}
-                   | {str(f.get("source")) for t in s.get("turns", [])
-                      for f in (t.get("content") or {}).get("items", [])})
-    out += [f"- {g}: {guide_title(g)}" for g in cited]
+    out += _rules_markdown(s, h)
     return "\n".join(out) + "\n"
+
+
+def _rules_markdown(s: dict, h: str) -> list[str]:
+    """The guide rules the tips cite, each with its text: a printed report has no tap to open one."""
+    guide = load_guide()
+    cited = dict.fromkeys(tip_rule(t) for t in s.get("tips", []))
+    if not any(cited):
+        return []
+    out = ["", f"{h}# Guide rules cited", ""]
+    for rule in filter(None, cited):
+        text = guide.text(rule)
+        out.append(f"- **{guide.citation(rule)}**" + (f": {text}" if text else ""))
+    return out
 
 
 def _scorecard_markdown(card: dict, h: str) -> list[str]:

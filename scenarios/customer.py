@@ -5,11 +5,11 @@ it: feeling heard (an apology, empathy, the problem said back) and a way forward
 promise that can be kept, a supervisor) calm; "calm down", blame or arguing inflame and spoil the
 rest of the answer. An offer counts only when it fits this customer's problem
 (analysis.offer_fit): one that fits no remedy gets the scenario's ``misfit`` retort. Sympathy
-alone is not a way forward (guides 000, 003: acknowledge, then solve): an answer without a
-fitting offer calms by at most one level, and until one has been made anger stays within one
-level of where the customer started. How it was said moves it too (``delivery_effect``): a
+alone is not a way forward (guide rules method-options, defuse-empathise: acknowledge, then
+solve): an answer without a fitting offer calms by at most one level, and until one has been
+made anger stays within one level of where the customer started. How it was said moves it too (``delivery_effect``): a
 raised voice or a rushed pace against the trainee's own calm baseline angers, a calm, slow, low
-voice soothes (guide 003: "emotions are infectious").
+voice soothes (guide rules defuse-slow-down, defuse-lower-voice: emotions are infectious).
 
 The next line follows from the new state, in this order (``_decide``):
 
@@ -43,11 +43,12 @@ ENDINGS = ("resolved", "escalated", "walked_out")
 walked_out: the customer leaves angry."""
 
 HEARD = ("listen_acknowledge", "restate_problem", "apology", "empathy", "open_question")
-"""Items that tell the customer they were listened to (guides 000, 003, 004)."""
+"""Items that tell the customer they were listened to (method-listen, defuse-listen,
+interview-open-questions...)."""
 WAY_FORWARD = ("options", "keepable_promise", "lets_together", "supervisor")
-"""Items that give the customer something to hold on to (guides 000, 003)."""
+"""Items that give the customer something to hold on to (method-options, defuse-lets...)."""
 CLOSING = ("positive_close", "follow_up")
-"""Items that end a settled conversation well (guides 000, 003)."""
+"""Items that end a settled conversation well (defuse-positive-end, method-follow-up)."""
 STONEWALLING = ("hide_behind_policy", "dismiss")
 """Penalties that make a customer ask for someone who can actually decide."""
 OFFERS = ("options", "keepable_promise")

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from analysis.content import Rubric, ScoringContext
-from scenarios.rubric import GUIDES
+from scenarios.guide import load_guide
 from scenarios.toml_source import DataFileError, Problem, TomlSource
 
 SETTINGS = ("store_counter", "returns_desk", "checkout", "phone", "delivery", "restaurant",
@@ -48,8 +48,8 @@ _FIELDS = {"id", "title", "setting", "difficulty", "source", "persona", "lines",
 _PERSONA_FIELDS = {"name", "voice", "anger", "needs_heard"}
 _RESOLUTION_FIELDS = {"needs", "remedies", "not_remedies"}
 MIN_REMEDIES = 2
-"""Remedies a customer who can be satisfied needs at least: a choice (guide 000: offer more than
-one solution), and several phrasings of what would settle it."""
+"""Remedies a customer who can be satisfied needs at least: a choice (guide rule method-options:
+offer more than one solution), and several phrasings of what would settle it."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Persona:
     """Starting anger, 0 (calm) to 4 (furious)."""
     needs_heard: int = 1
     """Answers in which this customer must feel heard before accepting any solution: 2 or 3 for
-    a customer who keeps repeating the same complaint (guide 003: turn up the empathy)."""
+    a customer who keeps repeating the same complaint (guide rule defuse-more-empathy)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class Scenario:
     setting: str
     difficulty: int
     source: tuple[str, ...]
+    """Ids of the guide rules it practises (scenarios/guide.toml)."""
     persona: Persona
     lines: dict[str, tuple[str, ...]]
     """Customer lines by kind (see LINE_KINDS); each kind has one or more variants."""
@@ -178,11 +179,12 @@ def _header(src: TomlSource, p: list[Problem]) -> None:
         p.append(src.problem("difficulty", "must be 1, 2 or 3"))
     source = d.get("source")
     if not isinstance(source, list) or not source:
-        p.append(src.problem("source", 'missing: list the guides it draws on, e.g. ["000", "003"]'))
+        p.append(src.problem("source", 'missing: list the guide rules it practises, e.g. ["defuse-apologise"]'))
     else:
-        for guide in source:
-            if guide not in GUIDES:
-                p.append(src.problem("source", f"unknown guide {guide!r}: use {', '.join(GUIDES)}"))
+        rules = load_guide().ids
+        for n, rule in enumerate(source):
+            if not isinstance(rule, str) or rule not in rules:
+                p.append(src.problem(f"source.{n}", f"unknown guide rule {rule!r}: use an id from docs/guide.md"))
     if not isinstance(d.get("safety", False), bool):
         p.append(src.problem("safety", "must be true or false"))
     if not _is_int_in(d.get("max_turns", 4), 2, 5):

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from analysis import learned
 from analysis.content import APPLIES, Rubric, RubricItem
+from analysis.guide import Guide
 from analysis.learned import ItemModels
+from scenarios.guide import load_guide
 from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
 
 log = logging.getLogger(__name__)
 RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
-GUIDES = ("000", "001", "002", "003", "004")
 
 REQUIRED_IDS = frozenset({
     "listen_acknowledge", "restate_problem", "apology", "empathy", "open_question", "options",
@@ -40,7 +41,7 @@ def _has_examples(raw: dict) -> bool:
     return isinstance(examples, list) and bool(examples)
 
 
-def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> RubricItem | None:
+def _item(src: TomlSource, n: int, raw: dict, guide: Guide, problems: list[Problem]) -> RubricItem | None:
     key = f"item.{n}"
     before = len(problems)
     item_id = raw.get("id")
@@ -49,8 +50,9 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
     for text_key in ("name", "description", "tip"):
         if not isinstance(raw.get(text_key), str) or not raw[text_key].strip():
             problems.append(src.problem(f"{key}.{text_key}", "must be a non-empty sentence"))
-    if raw.get("source") not in GUIDES:
-        problems.append(src.problem(f"{key}.source", f"must name a guide: one of {', '.join(GUIDES)}"))
+    if not isinstance(raw.get("source"), str) or raw["source"] not in guide.ids:
+        problems.append(src.problem(f"{key}.source", "must be the id of the rule it checks in "
+                                                     "scenarios/guide.toml (docs/guide.md), e.g. defuse-apologise"))
     weight = raw.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 100:
         problems.append(src.problem(f"{key}.weight", "must be a number above 0 and at most 100"))
@@ -86,14 +88,17 @@ def _item(src: TomlSource, n: int, raw: dict, problems: list[Problem]) -> Rubric
                       threshold=float(threshold), **lists)
 
 
-def parse_rubric(src: TomlSource) -> Rubric:
+def parse_rubric(src: TomlSource, guide: Guide | None = None) -> Rubric:
+    """Build the Rubric, or raise DataFileError listing every problem. Each item's ``source``
+    must be a rule of ``guide`` (default: the shipped guide)."""
+    guide = guide or load_guide()
     problems: list[Problem] = []
     raw_items = src.data.get("item")
     if not isinstance(raw_items, list) or not raw_items:
         raise DataFileError([src.problem("item", "the rubric needs [[item]] tables")])
     items, seen = [], {}
     for n, raw in enumerate(raw_items):
-        item = _item(src, n, raw, problems)
+        item = _item(src, n, raw, guide, problems)
         if item is None:
             continue
         if item.id in seen:
@@ -155,30 +160,25 @@ def _weights_for(rubric: Rubric, path: Path) -> ItemModels | None:
     return models
 
 
-RULES_MARKER = "<!-- hand-written below: the guides' rules and the items that check them -->"
-GUIDE_NAMES = {
-    "000": "six-step method and worked scenarios",
-    "001": "dos and don'ts",
-    "002": "advanced techniques",
-    "003": "twelve steps to defuse",
-    "004": "interview framing",
-}
+RULES_MARKER = "<!-- hand-written below: notes on the rubric that are not in the data -->"
 
 
-def rubric_markdown(rubric: Rubric) -> str:
-    """docs/rubric.md: every item with its guide, weight and examples, rendered from the data so
-    the page cannot drift from what is scored (a test compares the two)."""
+def rubric_markdown(rubric: Rubric, guide: Guide | None = None) -> str:
+    """docs/rubric.md: every item with the guide rule it checks, its weight and examples, rendered
+    from the data so the page cannot drift from what is scored (a test compares the two)."""
+    guide = guide or load_guide()
     out = ["# The rubric", "",
            "Generated from `scenarios/rubric.toml` by `python scripts/rubric_doc.py`; do not edit by hand.",
-           "Guides are cited by file prefix (`../shared/guides`). Items earn points (weights are scaled so a",
-           "scenario's applicable items sum to 100); penalties deduct their weight. `applies` says whether an",
-           "item counts in every scenario, only with a violent or drunk customer (`safety`), or only without.",
+           "Each item checks one rule of the coaching guide ([guide.md](guide.md)), named here as a trainee",
+           "sees it, with its id. Items earn points (weights are scaled so a scenario's applicable items sum",
+           "to 100); penalties deduct their weight. `applies` says whether an item counts in every scenario,",
+           "only with a violent or drunk customer (`safety`), or only without.",
            ""]
     for title, penalty in (("Items", False), ("Penalties", True)):
-        out += [f"## {title}", "", "| id | guide | weight | applies | what it asks | example | counter-example |",
+        out += [f"## {title}", "", "| id | guide rule | weight | applies | what it asks | example | counter-example |",
                 "| --- | --- | ---: | --- | --- | --- | --- |"]
         for i in (i for i in rubric.items if i.penalty == penalty):
-            cells = [f"`{i.id}`", f"{i.source} ({GUIDE_NAMES[i.source]})", f"{i.weight:g}", i.applies,
+            cells = [f"`{i.id}`", f"{guide.citation(i.source)} (`{i.source}`)", f"{i.weight:g}", i.applies,
                      i.description, i.examples[0], i.counter_examples[0]]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")

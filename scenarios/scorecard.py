@@ -7,7 +7,7 @@ from pathlib import Path
 
 from analysis.content import Rubric
 from analysis.scorecard import STAGES, Goal, ScorecardRules
-from scenarios.rubric import GUIDES
+from scenarios.guide import load_guide
 from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
 
 RULES_PATH = Path(__file__).with_name("scorecard.toml")
@@ -35,8 +35,9 @@ def _goal(src: TomlSource, n: int, raw: dict, rubric: Rubric, problems: list[Pro
     weight = raw.get("weight")
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 100:
         problems.append(src.problem(f"{key}.weight", "must be a number above 0 and at most 100"))
-    if raw.get("source") not in GUIDES:
-        problems.append(src.problem(f"{key}.source", f"must name a guide: one of {', '.join(GUIDES)}"))
+    if not isinstance(raw.get("source"), str) or raw["source"] not in load_guide().ids:
+        problems.append(src.problem(f"{key}.source", "must be the id of a rule in scenarios/guide.toml "
+                                                     "(docs/guide.md), e.g. defuse-apologise"))
     for name in sorted(set(raw) - _FIELDS):
         problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
     if len(problems) > before:

@@ -1,7 +1,7 @@
 """Regenerate the item tables of docs/rubric.md from scenarios/rubric.toml.
 
-The hand-written part below the marker (which guide rule maps to which item) is kept;
-tests/test_content.py checks the tables match the data and every item id in the map exists.
+The hand-written part below the marker is kept; tests/test_content.py checks the tables match
+the data.
 """
 
 import sys

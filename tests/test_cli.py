@@ -7,6 +7,7 @@ import pytest
 
 from conftest import ROOT, run_kiosk, speech_file
 from kiosk.cli import build_parser
+from kiosk.report import tip_citation
 
 
 def test_demo_runs_a_conversation_and_writes_both_reports(tmp_path):
@@ -35,6 +36,10 @@ def test_demo_runs_a_conversation_and_writes_both_reports(tmp_path):
     assert len(report["tips"]) <= 3
     md = (out / "report.md").read_text()
     assert "# Practice report" in md and "## Tips" in md
+    # The print-out cites each tip's guide rule by name, never by file number.
+    for tip in report["tips"]:
+        assert f"({tip_citation(tip)})" in result.stdout
+    assert not re.search(r"guide \d|\b00[0-4]\b", result.stdout)
 
 
 def test_analyze_prints_the_turn_as_json():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from audio.clip import Clip, load
-from analysis.delivery import analyze_delivery, customer_voice, judge, measure
+from analysis.delivery import VERDICT_RULES, analyze_delivery, customer_voice, judge, measure
 from analysis import rate
 from scenarios import customer
 from conftest import run_kiosk, speech_file
@@ -56,7 +56,7 @@ def test_the_voice_verdict_against_a_calm_baseline(voices):
     assert calm.lower_voice.status == "pass", calm.lower_voice
     assert shouted.lower_voice.status == "needs_work", shouted.lower_voice
     assert shouted.balance_delta_db > 4 and "vocal effort" in shouted.lower_voice.detail
-    assert "guide 003" in shouted.lower_voice.tip
+    assert shouted.lower_voice.source == "defuse-lower-voice" and "guide" not in shouted.lower_voice.tip
 
 
 def test_effort_shows_through_a_turned_down_microphone(voices):
@@ -156,7 +156,7 @@ def test_kiosk_analyze_prints_every_delivery_field(tmp_path):
     assert delivery["f0_delta_st"] < -3            # a man's answer against a woman's baseline
     for verdict in ("speak_slowly", "lower_voice"):
         assert delivery[verdict]["status"] in ("pass", "needs_work", "unknown")
-        assert "guide 003" in delivery[verdict]["tip"]
+        assert delivery[verdict]["source"] == VERDICT_RULES[verdict]
 
 
 def test_a_voice_that_overloads_the_microphone_is_flagged(transcriber):

@@ -23,7 +23,7 @@ ITEM_KEYS = ["id", "description", "source", "weight", "penalty", "applies", "tip
              "unless", "examples", "counter_examples"]
 
 scalars = st.one_of(st.text(max_size=20), st.integers(-10, 10), st.floats(allow_nan=True),
-                    st.booleans(), st.just(""), st.just("003"), st.just("(unclosed"), st.just("apology"))
+                    st.booleans(), st.just(""), st.just("003"), st.just("defuse-apologise"), st.just("(unclosed"), st.just("apology"))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(st.text(string.ascii_lowercase, min_size=1, max_size=8), inner, max_size=4)),
                       max_leaves=10)

@@ -7,13 +7,16 @@ import io
 import json
 import re
 
+from markupsafe import escape
+
 from conftest import run_kiosk
 from kiosk.history import export_csv, load_history, render_history_markdown, render_history_page
 from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
-from kiosk.report import (guide_title, render_markdown, render_page_html, render_session_html, session_dict,
+from kiosk.report import (render_markdown, render_page_html, render_session_html, session_dict, tip_citation,
                           write_reports)
 from kiosk.store import Store
+from scenarios.guide import load_guide
 from scenarios.rubric import item_names
 
 XSS = "<script>alert('x')</script>"
@@ -68,9 +71,12 @@ def test_every_tip_is_in_both_reports_with_its_guide(engines, judged_session, tm
     _, md_path = write_reports(weak, tmp_path, baseline)
     md, html = md_path.read_text(), (tmp_path / "report.html").read_text()
     assert 1 <= len(weak.tips) <= 3
-    for tip in weak.tips:
-        assert f"guide {tip.source}" in md and f"From {guide_title(tip.source)}" in html
+    for tip in weak.tips:  # cited by the guide rule's name; a tap on it opens the rule's text
+        citation = tip_citation(tip.to_dict())
+        assert " \u2014 " in citation and f"*({citation})*" in md
+        assert f"<summary>{escape(citation)}</summary>" in html
         assert tip.example is None or tip.example in scenario.model_answer
+    assert not re.search(r"guide 0|(?<![\d.])00[0-4](?![\d.])", md + re.sub(r"<svg.*?</svg>", "", html, flags=re.S))
 
 
 def test_names_and_transcripts_are_escaped_everywhere(judged_session):
@@ -140,6 +146,13 @@ def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path)
     assert rows[0]["transcript"] == result.turns[0].analysis.transcript.text
     assert float(rows[0]["wpm"]) == result.turns[0].analysis.delivery.wpm
     assert rows[0]["speak_slowly"] in ("calm", "needs work", "not judged")
+    # The guide rules the answer went against, by name: what a trainer can act on.
+    analysis, guide = result.turns[0].analysis, load_guide()
+    d = analysis.delivery
+    went_against = {guide.citation(f.source) for f in analysis.content.penalties if f.hit}
+    went_against |= {guide.citation(v.source) for v in (d.speak_slowly, d.lower_voice, d.mirroring)
+                     if v is not None and v.status == "needs_work"}
+    assert set(filter(None, rows[0]["to_work_on"].split("; "))) == went_against
     # Never an empty ending (this session was left open), one column per rubric item.
     assert rows[0]["ending"] == "stopped before the end"
     hits = {f.id for f in result.turns[0].analysis.content.items if f.hit}
@@ -202,3 +215,16 @@ def test_the_scorecard_goals_and_each_answers_card_are_in_words():
     assert "was provoked (you told them to calm down)" in html
     visible = re.sub(r"<[^>]+>", " ", html)
     assert not [w for w in re.findall(r"\w+", visible) if "_" in w]
+
+
+def test_trainee_facing_text_cites_guide_rules_by_name_never_by_number(judged_session):
+    """The report, the kiosk's feedback screen (the same HTML) and the customer's reasons: a
+    trainee cannot open "guide 003", so no file number and no rule or rubric id reaches them."""
+    result, baseline = judged_session
+    data = session_dict(result, baseline)
+    html = re.sub(r"<svg.*?</svg>", "", str(render_session_html(data)), flags=re.S)  # chart coordinates
+    for text in (html, render_markdown(data)):
+        assert "guide 00" not in text.lower() and not re.search(r"(?<![\d.])00[0-4](?![\d.])", text)
+    for turn in data["turns"]:
+        for reason in turn["reaction"]["reasons"]:
+            assert not re.search(r"\b[a-z]+(_[a-z]+)+\b|\b[a-z]+(-[a-z]+)+\b", reason), reason

@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from conftest import ROOT, run_kiosk
 from kiosk.commands import DEMO_TRAINEE
 from scenarios.library import BUILTIN_DIR, load_library, validate_dir, validate_folder
+from scenarios.guide import load_guide, practised_in
 from scenarios.model import ENGLISH_VOICES, LINE_KINDS, Scenario, parse_scenario
 from scenarios.rubric import load_rubric
 from scenarios.toml_source import DataFileError, TomlSource, read_toml
 
 LIBRARY = load_library()
 RUBRIC = load_rubric()
+GUIDE = load_guide()
 TEMPLATE = (BUILTIN_DIR / "late-delivery.toml").read_text()
 
 ISSUE_COVERAGE = {
@@ -99,7 +101,7 @@ def test_every_customer_has_something_to_say_in_every_situation(scenario: Scenar
     for kind in varied:
         assert len(scenario.lines[kind]) >= 2 and len(set(scenario.lines[kind])) == len(scenario.lines[kind])
     assert len(scenario.facts) >= 2 or scenario.safety
-    assert set(scenario.source) <= {"000", "001", "002", "003", "004"}
+    assert set(scenario.source) <= GUIDE.ids
 
 
 def _espeak_variants() -> set[str]:
@@ -118,24 +120,28 @@ def test_customer_voices_are_real_espeak_voices_unlike_the_demo_trainee():
 
 def test_the_docs_coverage_table_is_true_to_the_data():
     """docs/scenarios.md maps each guide rule to the items that check it and the scenarios that
-    practise it; every row must name real items and real scenarios that emphasise them."""
+    practise it: one row per rule of the guide, named as the guide names it, listing exactly the
+    scenarios whose `source` cites it, at least one of which emphasises the row's items."""
     doc = (ROOT / "docs" / "scenarios.md").read_text()
     table = doc[doc.index("## Guide rules and where they are practised"):]
-    rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| guide")
+    rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| rule")
             and not r.startswith("| ---")]
-    assert len(rows) >= 25
-    guides = set()
+    citing = practised_in(LIBRARY.sorted())
+    seen = []
     for row in rows:
-        guide, rule, checked, practised = [c.strip() for c in row.strip("|").split("|")]
-        guides.add(guide)
+        rule, name, checked, practised = [c.strip() for c in row.strip("|").split("|")]
+        rule_id = rule.strip("`")
+        assert rule_id in GUIDE.ids, f"not a rule of scenarios/guide.toml: {rule}"
+        assert name == GUIDE.rule(rule_id).name, rule_id
+        seen.append(rule_id)
         items = set(re.findall(r"`([a-z_]+)`", checked)) & RUBRIC.ids
         ids = re.findall(r"`([a-z0-9-]+)`", practised)
-        assert ids, f"no scenario practises: {rule}"
-        for sid in ids:
-            assert sid in LIBRARY.scenarios, f"{rule}: unknown scenario {sid}"
+        assert sorted(ids) == sorted(citing.get(rule_id, [])), f"{rule_id}: the scenarios citing it"
         if items:
-            assert any(items & {*LIBRARY.get(i).focus, *LIBRARY.get(i).weights} for i in ids), rule
-    assert guides == {"000", "001", "002", "003", "004"}
+            assert any(items & {*LIBRARY.get(i).focus, *LIBRARY.get(i).weights} for i in ids), rule_id
+    assert sorted(seen) == sorted(GUIDE.ids), "one row per rule"
+    checked_items = set(re.findall(r"`([a-z_]+)`", table))
+    assert RUBRIC.ids <= checked_items, f"items no guide rule maps to: {RUBRIC.ids - checked_items}"
     for sid in LIBRARY.scenarios:
         assert f"`{sid}`" in doc, f"{sid} is not in docs/scenarios.md"
 
@@ -146,7 +152,8 @@ MUTATIONS = [
     # (what, old text, new text, field, message fragment, line needle or None for line 1)
     ("unknown rubric item", '"keepable_promise"]', '"keep_promise"]', "focus",
      "unknown rubric item 'keep_promise'", "focus ="),
-    ("missing source", 'source = ["000", "003"]\n', "", "source", "missing", None),
+    ("missing source", 'source = [\n  "method-stay-calm",\n', 'sources = [\n  "method-stay-calm",\n', "source",
+     "missing", None),
     ("anger outside 0-4", "anger = 3", "anger = 7", "persona.anger", "from 0 to 4", "anger = 7"),
     ("empty line", '  "I have asked you three times now. Where is my sofa?",', '  "   ",',
      "lines.repeat.1", "empty line", '  "   ",'),
@@ -157,8 +164,8 @@ MUTATIONS = [
      "unknown field", "colour ="),
     ("bad difficulty", "difficulty = 1", "difficulty = 4", "difficulty", "1, 2 or 3", "difficulty ="),
     ("bad setting", 'setting = "delivery"', 'setting = "garage"', "setting", "must be one of", "setting ="),
-    ("unknown guide", 'source = ["000", "003"]', 'source = ["000", "007"]', "source", "unknown guide '007'",
-     "source ="),
+    ("unknown guide rule", '  "method-options",', '  "003",', "source.1", "unknown guide rule '003'",
+     '  "003",'),
     ("voice pyttsx3 cannot select", 'voice = "en-us+f3"', 'voice = "en-gb+f3"', "persona.voice",
      "unknown voice 'en-gb+f3'", "voice ="),
     ("threat outside a safety scenario", "[lines]\n", '[lines]\nthreat = "Watch it."\n', "lines.threat",
@@ -256,7 +263,7 @@ def test_line_numbers_skip_multi_line_strings_and_find_array_elements(tmp_path):
 
 def test_a_windows_bom_is_not_an_error(tmp_path):
     path = tmp_path / "bom.toml"
-    path.write_bytes(b"\xef\xbb\xbf" + TEMPLATE.replace("late-delivery", "bom-sofa").encode())
+    path.write_bytes(b"\xef\xbb\xbf" + TEMPLATE.replace('id = "late-delivery"', 'id = "bom-sofa"').encode())
     good, problems = validate_dir(tmp_path, RUBRIC)
     assert problems == [] and [s.id for s in good] == ["bom-sofa"]
 

@@ -1,5 +1,5 @@
 """The session tells the delivery analysis how raised the customer's line was, so a trainee who
-mirrors an angry customer can be told so (guide 003), and one who stays calm is not."""
+mirrors an angry customer can be told so (guide rule defuse-dont-mirror), and one who stays calm is not."""
 
 from audio.capture import record_answer
 from audio.source import chunks_from_clip

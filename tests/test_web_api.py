@@ -92,6 +92,7 @@ def test_a_practice_session_through_the_api(kiosk, answer_wav):
     assert 'class="chart conversation"' in feedback and 'class="model-text"' in feedback
     assert "_" not in turn["turn"]["reaction"]["reasons"][0]             # names, not rubric ids
     assert feedback.count('class="tip"') <= 3
+    assert "guide 00" not in feedback.lower()   # guide rules are cited by name (tests/test_guide.py)
     # Leaving stores the ending; the visit is gone.
     assert client.delete(f"/api/visits/{token}", headers=KIOSK).status_code == 204
     stored = store.session_report(summary.id)

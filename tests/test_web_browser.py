@@ -210,8 +210,13 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     wait_state(page, "feedback")
     tips = page.locator("#feedback .tip")
     assert 1 <= tips.count() <= 3
-    for i in range(tips.count()):
-        assert tips.nth(i).locator(".cite").inner_text().startswith("From ")
+    for i in range(tips.count()):  # each tip cites a guide rule by name and group, never a file number
+        summary = tips.nth(i).locator("details.cite summary").inner_text()
+        assert " \u2014 " in summary and not re.search(r"\b00[0-4]\b", summary), summary
+    rule = tips.nth(0).locator("details.cite")
+    assert not rule.locator(".rule-text").is_visible()
+    rule.locator("summary").click()                       # a tap on the citation opens the rule's text
+    assert len(rule.locator(".rule-text").inner_text().split()) >= 10
     # One screen at 1280x800: score, ending, tips, the conversation chart, the model answer.
     for top in ("#feedback .score", "#feedback .ending", "#feedback .tips", "#feedback svg.chart.conversation",
                 "#feedback .model-text", "#feedback .model-answer button.play"):

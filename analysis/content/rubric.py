@@ -24,7 +24,7 @@ class RubricItem:
     description: str
     """What the item asks for, in words a trainee understands."""
     source: str
-    """The guide it comes from, by file prefix ("003")."""
+    """Id of the coaching-guide rule it checks ("defuse-apologise", scenarios/guide.toml)."""
     weight: float = 1.0
     """Relative weight among the items (scaled so the applicable items sum to 100 points);
     for penalties, the points deducted."""

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 LONG_ANSWER_WORDS = 40
 """In a safety scenario an answer longer than this is reasoning with someone who cannot be
-reasoned with (guide 003: know when enough is enough)."""
+reasoned with (guide rule defuse-stop-reasoning)."""
 _AUTO = object()
 
 
