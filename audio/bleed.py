@@ -137,7 +137,10 @@ def _gate(e: np.ndarray, y: np.ndarray, x: np.ndarray, rate: int) -> tuple[np.nd
     """Silence blocks where the residual is only echo leftover. Returns the gated residual and,
     per block, the predicted echo and residual powers (echo power 0 where nothing played)."""
     n = len(x) // GATE_BLOCK
-    blocks = lambda s: s[: n * GATE_BLOCK].reshape(n, GATE_BLOCK)
+
+    def blocks(s: np.ndarray) -> np.ndarray:
+        return s[: n * GATE_BLOCK].reshape(n, GATE_BLOCK)
+
     active = np.any(blocks(x) != 0, axis=1)
     near = active.copy()
     tail = int(TAIL_S * rate / GATE_BLOCK)

@@ -10,7 +10,6 @@ Shared by the benchmark and the streaming accuracy test so both judge the same a
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

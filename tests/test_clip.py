@@ -40,7 +40,10 @@ def test_compressed_formats_decode_to_the_same_signal(tmp_path, jfk, suffix, cod
     assert clip.duration_s == pytest.approx(jfk.duration_s, abs=0.1)
     # Lossy codecs shift and colour the signal; the envelope must still match.
     n = min(len(clip.samples), len(jfk.samples))
-    env = lambda x: np.convolve(np.abs(x[:n]), np.ones(1600) / 1600, mode="valid")[::160]
+
+    def env(x):
+        return np.convolve(np.abs(x[:n]), np.ones(1600) / 1600, mode="valid")[::160]
+
     assert np.corrcoef(env(jfk.samples), env(clip.samples))[0, 1] > 0.95
 
 

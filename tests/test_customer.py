@@ -27,7 +27,7 @@ from analysis.delivery import DeliveryMeasures, Verdict
 from analysis.turn import TurnAnalysis, score_answer
 from conftest import espeak
 from scenarios import customer
-from scenarios.customer import HEARD, WAY_FORWARD, CustomerState
+from scenarios.customer import HEARD, WAY_FORWARD
 from scenarios.library import load_library
 from scenarios.model import MAX_ANGER, Scenario
 from scenarios.rubric import load_rubric

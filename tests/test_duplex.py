@@ -5,7 +5,6 @@ and only the trainee's voice reaches the VAD, the transcript and the interrupt c
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from audio.capture import Outcome, record_answer
