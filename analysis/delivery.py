@@ -93,8 +93,11 @@ def customer_voice(calm: Clip, line: Clip) -> CustomerVoice:
     return CustomerVoice(_r(line_level - calm_level, 1), _r(pitch.semitones(line_f0, calm_f0)))
 
 
-VERDICT_RULES = {"speak_slowly": "defuse-slow-down", "lower_voice": "defuse-lower-voice",
-                 "mirroring": "defuse-dont-mirror"}
+VERDICT_RULES = {
+    "speak_slowly": "defuse-slow-down",
+    "lower_voice": "defuse-lower-voice",
+    "mirroring": "defuse-dont-mirror",
+}
 """The coaching-guide rule (scenarios/guide.toml) each verdict checks."""
 
 
@@ -208,8 +211,9 @@ def _r(x: float, nd: int = 2) -> float:
     return round(float(x), nd) if math.isfinite(x) else float("nan")
 
 
-def _contours(duration_s: float, track: pitch.PitchTrack, levels: loudness.FrameLevels
-              ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+def _contours(
+    duration_s: float, track: pitch.PitchTrack, levels: loudness.FrameLevels
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
     n = int(np.ceil(duration_s / CONTOUR_STEP_S))
     times = tuple(round((b + 0.5) * CONTOUR_STEP_S, 2) for b in range(n))
     voiced = np.isfinite(track.f0_hz)
@@ -268,8 +272,13 @@ class Signal:
 def measure_signal(clip: Clip) -> Signal:
     levels = loudness.frame_levels(clip)
     track = pitch.track_pitch(clip)
-    return Signal(levels, track, rate.count_syllables(clip, track.times_s[np.isfinite(track.f0_hz)]),
-                  loudness.spectral_balance_db(clip, levels), loudness.clipped_fraction(clip))
+    return Signal(
+        levels,
+        track,
+        rate.count_syllables(clip, track.times_s[np.isfinite(track.f0_hz)]),
+        loudness.spectral_balance_db(clip, levels),
+        loudness.clipped_fraction(clip),
+    )
 
 
 def trainee_words(transcript: Transcript, levels: loudness.FrameLevels) -> Transcript:
@@ -292,7 +301,7 @@ def trainee_words(transcript: Transcript, levels: loudness.FrameLevels) -> Trans
     own = [n for n, p in enumerate(peaks) if p >= loud - BACKGROUND_DB]
     if not own or (own[0] == 0 and own[-1] == len(words) - 1):
         return transcript
-    return Transcript.from_words(words[own[0]:own[-1] + 1], transcript.duration_s)
+    return Transcript.from_words(words[own[0] : own[-1] + 1], transcript.duration_s)
 
 
 def measure(clip: Clip, transcript: Transcript, signal: Signal | None = None) -> DeliveryMeasures:
@@ -304,8 +313,7 @@ def measure(clip: Clip, transcript: Transcript, signal: Signal | None = None) ->
     words = transcript.words
     voiced = track.f0_hz[_in_words(track.times_s, words)] if words else track.voiced
     voiced = voiced[np.isfinite(voiced)]
-    f0_med, f0_p10, f0_p90 = (np.percentile(voiced, [50, 10, 90]) if voiced.size
-                              else (float("nan"),) * 3)
+    f0_med, f0_p10, f0_p90 = np.percentile(voiced, [50, 10, 90]) if voiced.size else (float("nan"),) * 3
     start, end = rate.speaking_span(levels, words)
     speech_s = max(0.0, end - start)
     n_words = rate.spoken_word_count(transcript)
@@ -348,8 +356,9 @@ def measure(clip: Clip, transcript: Transcript, signal: Signal | None = None) ->
     )
 
 
-def judge(m: DeliveryMeasures, baseline: Baseline | None = None,
-          customer: CustomerVoice | None = None) -> DeliveryMeasures:
+def judge(
+    m: DeliveryMeasures, baseline: Baseline | None = None, customer: CustomerVoice | None = None
+) -> DeliveryMeasures:
     """Add the baseline deltas and the verdicts to a set of measures."""
 
     f0_delta = level_delta = ratio = balance = None
@@ -362,14 +371,18 @@ def judge(m: DeliveryMeasures, baseline: Baseline | None = None,
             ratio = _r(m.wpm / baseline.wpm)
         if math.isfinite(m.spectral_balance_db) and math.isfinite(baseline.spectral_balance_db):
             balance = _r(m.spectral_balance_db - baseline.spectral_balance_db)
-    judged = replace(m, f0_delta_st=f0_delta, level_delta_db=level_delta, rate_ratio=ratio,
-                     balance_delta_db=balance)
+    judged = replace(m, f0_delta_st=f0_delta, level_delta_db=level_delta, rate_ratio=ratio, balance_delta_db=balance)
     judged = replace(judged, speak_slowly=_judge_rate(judged, baseline), lower_voice=_judge_voice(judged, baseline))
     return replace(judged, mirroring=_judge_mirroring(judged, customer) if customer is not None else None)
 
 
-def analyze_delivery(clip: Clip, transcript: Transcript, baseline: Baseline | None = None,
-                     customer: CustomerVoice | None = None, signal: Signal | None = None) -> DeliveryMeasures:
+def analyze_delivery(
+    clip: Clip,
+    transcript: Transcript,
+    baseline: Baseline | None = None,
+    customer: CustomerVoice | None = None,
+    signal: Signal | None = None,
+) -> DeliveryMeasures:
     return judge(measure(clip, transcript, signal), baseline, customer)
 
 
@@ -382,8 +395,9 @@ def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
     if m.rate_ratio is not None:
         own = f"{m.rate_ratio:.2f}x your calm pace of {baseline.wpm:.0f}"
         if rushed and band.capped:
-            detail = (f"{m.wpm:.0f} words a minute: above {RUSHED_CAP_WPM:.0f} is rushed whatever your "
-                      f"usual pace ({own})")
+            detail = (
+                f"{m.wpm:.0f} words a minute: above {RUSHED_CAP_WPM:.0f} is rushed whatever your usual pace ({own})"
+            )
         else:
             detail = f"{m.wpm:.0f} words/min, {own}"
     else:
@@ -402,8 +416,12 @@ def _judge_rate(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
 def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
     tip = "Lower your voice: a quieter, lower tone keeps an angry customer from escalating."
     if m.clipped:
-        return Verdict("lower_voice", "needs_work",
-                       f"your voice overloaded the microphone ({100 * m.clipped_fraction:.1f} % of samples clipped)", tip)
+        return Verdict(
+            "lower_voice",
+            "needs_work",
+            f"your voice overloaded the microphone ({100 * m.clipped_fraction:.1f} % of samples clipped)",
+            tip,
+        )
     if not math.isfinite(m.snr_db) or m.snr_db < MIN_SNR_DB:
         snr = f" (your voice was only {m.snr_db:.0f} dB above the room noise)" if math.isfinite(m.snr_db) else ""
         return Verdict("lower_voice", "unknown", f"too noisy to judge your volume{snr}", tip)
@@ -411,8 +429,9 @@ def _judge_voice(m: DeliveryMeasures, baseline: Baseline | None) -> Verdict:
     if baseline is None:
         if louder:
             return Verdict("lower_voice", "needs_work", f"you got {louder}", tip)
-        return Verdict("lower_voice", "unknown",
-                       "no calm baseline yet: read the calibration sentence to judge your volume", tip)
+        return Verdict(
+            "lower_voice", "unknown", "no calm baseline yet: read the calibration sentence to judge your volume", tip
+        )
     parts, raised = ([louder], True) if louder else ([], False)
     if m.level_delta_db is not None:
         parts.append(f"{m.level_delta_db:+.1f} dB vs your calm level")
@@ -439,5 +458,6 @@ def _judge_mirroring(m: DeliveryMeasures, customer: CustomerVoice) -> Verdict:
     if m.lower_voice is None or m.lower_voice.status == "unknown":
         return Verdict("mirroring", "unknown", f"{said}; your own rise could not be measured", tip)
     yours = f"you were {m.level_delta_db or 0:+.1f} dB and {m.f0_delta_st or 0:+.1f} semitones above yours"
-    return Verdict("mirroring", "needs_work" if m.lower_voice.status == "needs_work" else "pass",
-                   f"{said}; {yours}", tip)
+    return Verdict(
+        "mirroring", "needs_work" if m.lower_voice.status == "needs_work" else "pass", f"{said}; {yours}", tip
+    )

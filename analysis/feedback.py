@@ -37,16 +37,28 @@ class Tip:
         return asdict(self)
 
 
-def make_tips(turns: Sequence[TurnAnalysis], card: Scorecard, rubric: Rubric, goals: Sequence[Goal],
-              examples: Mapping[str, str] = {}) -> tuple[Tip, ...]:
+def make_tips(
+    turns: Sequence[TurnAnalysis],
+    card: Scorecard,
+    rubric: Rubric,
+    goals: Sequence[Goal],
+    examples: Mapping[str, str] = {},
+) -> tuple[Tip, ...]:
     """The session's tips. ``examples`` maps a goal id to the words of the scenario's model
     answer that meet it (the example is always about the customer being practised)."""
     tips: list[Tip] = []
     said = (p for p in card.penalties if p.id in rubric.ids)  # delivery costs get their tip below
     for hit in sorted(said, key=lambda p: (-p.points, p.turn)):
         item = rubric.get(hit.id)
-        tips.append(Tip(hit.id, f"You said \u201c{hit.quote}\u201d: {item.tip or item.description}.",
-                        hit.quote, item.source, hit.turn))
+        tips.append(
+            Tip(
+                hit.id,
+                f"You said \u201c{hit.quote}\u201d: {item.tip or item.description}.",
+                hit.quote,
+                item.source,
+                hit.turn,
+            )
+        )
     for n, turn in enumerate(turns):
         for verdict in (turn.delivery.speak_slowly, turn.delivery.lower_voice):
             if verdict is not None and verdict.status == "needs_work":

@@ -85,14 +85,24 @@ class ItemModels:
         return float(self.threshold[self.ids.index(item_id)])
 
 
-def design(features: np.ndarray, texts: list[str], mean: np.ndarray, scale: np.ndarray,
-           vocabulary: tuple[str, ...]) -> np.ndarray:
+def design(
+    features: np.ndarray, texts: list[str], mean: np.ndarray, scale: np.ndarray, vocabulary: tuple[str, ...]
+) -> np.ndarray:
     """The models' input, one row per sentence: the standardised features, then the words."""
     return np.hstack([(features - mean) / scale, lexical(texts, vocabulary)])
 
 
-FEATURE_FIELDS = ("id", "penalty", "applies", "patterns", "unless", "examples", "counter_examples",
-                  "threshold", "overlaps")
+FEATURE_FIELDS = (
+    "id",
+    "penalty",
+    "applies",
+    "patterns",
+    "unless",
+    "examples",
+    "counter_examples",
+    "threshold",
+    "overlaps",
+)
 """The fields of a rubric item the features are computed from. Its wording for trainees
 (description, tip), the guide rule it cites and its weight are not among them: editing those
 leaves the weights valid."""
@@ -151,10 +161,20 @@ def _conjugate_gradient(apply, b: np.ndarray, iterations: int = 100, tolerance: 
 def save(models: ItemModels, path: Path) -> None:
     """Write atomically: a failed write leaves the previous file in place."""
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, format=np.array(FORMAT), ids=np.array(models.ids), features=np.array(models.features),
-                        vocabulary=np.array(models.vocabulary), mean=models.mean, scale=models.scale,
-                        weights=models.weights, bias=models.bias, threshold=models.threshold, rubric_fingerprint=np.array(models.rubric_fingerprint),
-                        answers=np.array(models.answers))
+    np.savez_compressed(
+        tmp,
+        format=np.array(FORMAT),
+        ids=np.array(models.ids),
+        features=np.array(models.features),
+        vocabulary=np.array(models.vocabulary),
+        mean=models.mean,
+        scale=models.scale,
+        weights=models.weights,
+        bias=models.bias,
+        threshold=models.threshold,
+        rubric_fingerprint=np.array(models.rubric_fingerprint),
+        answers=np.array(models.answers),
+    )
     os.replace(tmp, path)
 
 
@@ -166,12 +186,18 @@ def load(path: Path) -> ItemModels | None:
             if int(data["format"]) != FORMAT:
                 log.warning("ignoring %s: format %s, expected %s", path, int(data["format"]), FORMAT)
                 return None
-            return ItemModels(tuple(data["ids"].tolist()), tuple(data["features"].tolist()),
-                              tuple(data["vocabulary"].tolist()),
-                              data["mean"].astype(np.float64), data["scale"].astype(np.float64),
-                              data["weights"].astype(np.float64), data["bias"].astype(np.float64),
-                              data["threshold"].astype(np.float64), str(data["rubric_fingerprint"]),
-                              int(data["answers"]))
+            return ItemModels(
+                tuple(data["ids"].tolist()),
+                tuple(data["features"].tolist()),
+                tuple(data["vocabulary"].tolist()),
+                data["mean"].astype(np.float64),
+                data["scale"].astype(np.float64),
+                data["weights"].astype(np.float64),
+                data["bias"].astype(np.float64),
+                data["threshold"].astype(np.float64),
+                str(data["rubric_fingerprint"]),
+                int(data["answers"]),
+            )
     except FileNotFoundError:
         return None
     except Exception as exc:  # truncated or foreign file: score without it

@@ -47,7 +47,7 @@ def frame_levels(clip: Clip) -> FrameLevels:
     if len(x) < frame:
         return FrameLevels(np.zeros(0), np.zeros(0), np.zeros(0, bool))
     n = 1 + (len(x) - frame) // hop
-    power = np.concatenate([np.mean(block ** 2, axis=1) for block in _framed(x, frame, hop * np.arange(n))])
+    power = np.concatenate([np.mean(block**2, axis=1) for block in _framed(x, frame, hop * np.arange(n))])
     level = 10.0 * np.log10(np.maximum(power, 1e-10))
     loud = np.percentile(level, 95)
     floor = _mean_db(level[level <= np.percentile(level, 10)])
@@ -59,11 +59,10 @@ def frame_levels(clip: Clip) -> FrameLevels:
 def _framed(x: np.ndarray, frame: int, starts: np.ndarray):
     """The frames of ``x`` starting at ``starts``, BLOCK_FRAMES rows at a time."""
     for i in range(0, len(starts), BLOCK_FRAMES):
-        yield x[np.arange(frame)[None, :] + starts[i:i + BLOCK_FRAMES, None]]
+        yield x[np.arange(frame)[None, :] + starts[i : i + BLOCK_FRAMES, None]]
 
 
-def active_level_db(levels: FrameLevels, span: np.ndarray | None = None,
-                    floor_db: float | None = None) -> float:
+def active_level_db(levels: FrameLevels, span: np.ndarray | None = None, floor_db: float | None = None) -> float:
     """Mean power of the active-speech frames less the noise power, dBFS (a simplified ITU-T
     P.56 active level). ``span`` (a frame mask, e.g. first word to last) keeps room noise before
     and after the answer out of the average; subtracting the noise keeps the level of the voice
@@ -119,7 +118,7 @@ def spectral_balance_db(clip: Clip, levels: FrameLevels) -> float:
     """Energy 1-5 kHz minus energy below 1 kHz over the speech frames, dB."""
     rate = clip.sample_rate_hz
     frame, hop = int(FRAME_S * rate), int(HOP_S * rate)
-    starts = (np.flatnonzero(levels.speech) * hop)
+    starts = np.flatnonzero(levels.speech) * hop
     if starts.size == 0:
         return float("nan")
     freqs = np.fft.rfftfreq(frame, 1.0 / rate)

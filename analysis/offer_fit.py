@@ -48,11 +48,13 @@ MIN_SHARED_WORDS = 2
 
 _AUTO = object()
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset("""a an the and or but if so to of in on at for from with by as is are was be been
+_STOP = frozenset(
+    """a an the and or but if so to of in on at for from with by as is are was be been
 it its it's this that these those you your yours i i'm i'll me my we we'll our us he she they them
 their his her can could will would shall should may might do does did have has had get got just now
 today right then there here what which who when where how all any some one more no not very too
-let let's make sure okay also either whichever prefer rather like want else than""".split())
+let let's make sure okay also either whichever prefer rather like want else than""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,9 @@ class Offer:
 
 def _words(text: str) -> set[str]:
     """Content words, a plural's "s" dropped: what an offer and a remedy can share."""
-    return {w.rstrip("s") if len(w) > 3 else w for w in _WORD.findall(text.lower().replace("\u2019", "'"))
-            if w not in _STOP}
+    return {
+        w.rstrip("s") if len(w) > 3 else w for w in _WORD.findall(text.lower().replace("\u2019", "'")) if w not in _STOP
+    }
 
 
 def _sentence(transcript: Transcript, units: tuple[tuple[int, int], ...], e: Evidence) -> tuple[int, int]:
@@ -89,13 +92,13 @@ def _sentence(transcript: Transcript, units: tuple[tuple[int, int], ...], e: Evi
     evidence is a fragment ("I can book"), and the offer is the clause around it."""
     texts = [w.text for w in transcript.words]
     n = len(e.quote.split())
-    starts = [i for i in range(len(texts) - n + 1) if " ".join(texts[i:i + n]) == e.quote]
+    starts = [i for i in range(len(texts) - n + 1) if " ".join(texts[i : i + n]) == e.quote]
     timed = [i for i in starts if transcript.words[i].start_s == e.start_s]
     first = (timed or starts or [0])[0]
     last = first + max(n, 1) - 1
     holding = [u for u in units if u[0] <= first and last <= u[1]]
     first, last = min(holding, key=lambda u: u[1] - u[0]) if holding else (first, last)
-    if len(_words(" ".join(texts[first:last + 1]))) < MIN_SHARED_WORDS:
+    if len(_words(" ".join(texts[first : last + 1]))) < MIN_SHARED_WORDS:
         # "Which would you prefer?" offers the choices said just before it.
         before = [u for u in units if u[1] == first - 1]
         if before:
@@ -113,8 +116,9 @@ def _alternatives(text: str) -> list[str]:
     return [text, *parts] if len(parts) > 1 else [text]
 
 
-def _similarities(encoder: Encoder | None, offers: list[str], remedies: tuple[str, ...],
-                  misses: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _similarities(
+    encoder: Encoder | None, offers: list[str], remedies: tuple[str, ...], misses: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """(offers x remedies, offers x not-remedies) similarity matrices."""
     if encoder is not None:
         vectors = encoder.encode(offers)
@@ -123,7 +127,9 @@ def _similarities(encoder: Encoder | None, offers: list[str], remedies: tuple[st
         return vectors @ remedy_vectors.T, vectors @ miss_vectors.T
 
     def shared(texts: tuple[str, ...]) -> np.ndarray:
-        return np.array([[len(_words(o) & _words(t)) for t in texts] for o in offers], float).reshape(len(offers), len(texts))
+        return np.array([[len(_words(o) & _words(t)) for t in texts] for o in offers], float).reshape(
+            len(offers), len(texts)
+        )
 
     return shared(remedies), shared(misses)
 
@@ -149,8 +155,9 @@ def _rescored(content: ContentResult, items: list[Finding]) -> ContentResult:
     return ContentResult(int(max(0, min(100, round(earned - deducted)))), tuple(items), content.penalties)
 
 
-def judge_offers(transcript: Transcript, content: ContentResult, context: ScoringContext,
-                 encoder: Encoder | None | object = _AUTO) -> tuple[ContentResult, tuple[Offer, ...]]:
+def judge_offers(
+    transcript: Transcript, content: ContentResult, context: ScoringContext, encoder: Encoder | None | object = _AUTO
+) -> tuple[ContentResult, tuple[Offer, ...]]:
     """The content result with offers that miss this scenario's problem taken out, and every
     offer sentence with its verdict. A context without remedies (no scenario, or a safety
     scenario, settled by security rather than an offer) leaves the result as it is."""
@@ -170,7 +177,7 @@ def judge_offers(transcript: Transcript, content: ContentResult, context: Scorin
             if f.id not in items:
                 items.append(f.id)
     order = sorted(spans)
-    texts = [" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in order]
+    texts = [" ".join(w.text for w in transcript.words[a : b + 1]) for a, b in order]
     choices = [_alternatives(t) for t in texts]
     flat = [c for cs in choices for c in cs]
     to_remedy, to_miss = _similarities(encoder, flat, remedies, misses)
@@ -186,9 +193,18 @@ def judge_offers(transcript: Transcript, content: ContentResult, context: Scorin
             verdicts.append((best >= floor and best >= worst + margin, best - worst, best, r, worst, m))
             row += 1
         fits, _, best, r, worst, m = max(verdicts)
-        words = transcript.words[span[0]:span[1] + 1]
-        offers[span] = Offer(texts[k], words[0].start_s, words[-1].end_s, tuple(spans[span]), fits,
-                             remedies[r], round(best, 3), misses[m] if misses else "", round(worst, 3))
+        words = transcript.words[span[0] : span[1] + 1]
+        offers[span] = Offer(
+            texts[k],
+            words[0].start_s,
+            words[-1].end_s,
+            tuple(spans[span]),
+            fits,
+            remedies[r],
+            round(best, 3),
+            misses[m] if misses else "",
+            round(worst, 3),
+        )
     items = []
     for f in content.items:
         if not (f.id in OFFER_ITEMS and f.hit):

@@ -34,8 +34,9 @@ class PitchTrack:
         return self.f0_hz[np.isfinite(self.f0_hz)]
 
 
-def _praat_pitch(clip: Clip, floor_hz: float, ceiling_hz: float, time_step_s: float = TIME_STEP_S
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _praat_pitch(
+    clip: Clip, floor_hz: float, ceiling_hz: float, time_step_s: float = TIME_STEP_S
+) -> tuple[np.ndarray, np.ndarray]:
     import parselmouth
 
     sound = parselmouth.Sound(clip.samples.astype(np.float64), sampling_frequency=clip.sample_rate_hz)

@@ -36,8 +36,10 @@ _TOKEN = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th|s)?|[a-z']+")
 between groups of three digits: "In 1465, they..." is a year followed by a comma, not 1,465."""
 
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred"))
 
@@ -65,7 +67,7 @@ def number_words(digits: str) -> list[str]:
     if len(digits) == 4 and (1100 <= n <= 1999 or 2010 <= n <= 2099) and n % 100:
         tail = _cardinal(n % 100) if n % 100 >= 10 else ["oh", _ONES[n % 100]]
         return _cardinal(n // 100) + tail
-    if len(digits) == 4 and 1100 <= n <= 1999:          # 1900: "nineteen hundred"
+    if len(digits) == 4 and 1100 <= n <= 1999:  # 1900: "nineteen hundred"
         return _cardinal(n // 100) + ["hundred"]
     return _cardinal(n) if n < 10**12 else list(digits)
 
@@ -95,14 +97,35 @@ def find_fillers(transcript: Transcript) -> list[str]:
     tokens = [t for w in transcript.words for t in normalize(w.text)]
     found = [t for t in tokens if t in FILLER_WORDS]
     for i in range(len(tokens) - 1):
-        if tokens[i] == "you" and tokens[i + 1] == "know" and (
-                i + 2 == len(tokens) or tokens[i + 2] not in {"what", "that", "how", "why", "where"}):
+        if (
+            tokens[i] == "you"
+            and tokens[i + 1] == "know"
+            and (i + 2 == len(tokens) or tokens[i + 2] not in {"what", "that", "how", "why", "where"})
+        ):
             found.append("you know")
     for i in range(1, len(tokens) - 1):
         # "like" as filler: not after a verb of liking/looking or "would", "feel", "look", "sounds".
         if tokens[i] == "like" and tokens[i - 1] not in {
-                "would", "i", "you", "we", "they", "feel", "feels", "look", "looks", "sounds",
-                "seems", "just", "more", "something", "anything", "nothing", "what", "d", "don't"}:
+            "would",
+            "i",
+            "you",
+            "we",
+            "they",
+            "feel",
+            "feels",
+            "look",
+            "looks",
+            "sounds",
+            "seems",
+            "just",
+            "more",
+            "something",
+            "anything",
+            "nothing",
+            "what",
+            "d",
+            "don't",
+        }:
             found.append("like")
     return found
 
@@ -127,8 +150,11 @@ def find_pauses(levels: FrameLevels, start_s: float, end_s: float) -> Pauses:
         return Pauses(0, 0.0, 0.0)
     first, last = inside[0], inside[-1]
     # Silence touching either end is Whisper's loose first or last word time, not a pause.
-    lengths = [(b - a) * step for a, b in true_runs(~voice[first:last + 1])
-               if (b - a) * step >= PAUSE_MIN_S and a > 0 and b < last + 1 - first]
+    lengths = [
+        (b - a) * step
+        for a, b in true_runs(~voice[first : last + 1])
+        if (b - a) * step >= PAUSE_MIN_S and a > 0 and b < last + 1 - first
+    ]
     return Pauses(len(lengths), round(float(sum(lengths)), 3), round(float(max(lengths, default=0.0)), 3))
 
 
@@ -180,8 +206,9 @@ def count_syllables(clip: Clip, voiced_times_s: np.ndarray) -> int:
     times = np.asarray(intensity.xs())
     threshold = max(float(np.quantile(db, 0.99)) + SILENCE_DB, float(db.min()))
     peaks = [i for i in range(1, len(db) - 1) if db[i] > db[i - 1] and db[i] >= db[i + 1] and db[i] > threshold]
-    nuclei = np.array([times[a] for a, b in zip(peaks, peaks[1:] + [len(db) - 1])
-                       if db[a] - db[a:b + 1].min() > MIN_DIP_DB])
+    nuclei = np.array(
+        [times[a] for a, b in zip(peaks, peaks[1:] + [len(db) - 1]) if db[a] - db[a : b + 1].min() > MIN_DIP_DB]
+    )
     if nuclei.size == 0:
         return 0
     gap = np.abs(nuclei[:, None] - voiced_times_s[None, :]).min(axis=1)
@@ -242,4 +269,3 @@ def find_trend(transcript: Transcript, levels: FrameLevels) -> Trend | None:
     if rates[0] == 0:
         return None
     return Trend(round(rates[1] / rates[0], 2), round(loud[1] - loud[0], 1))
-

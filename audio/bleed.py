@@ -72,7 +72,7 @@ def estimate_delay(mic: np.ndarray, ref: np.ndarray, rate_hz: int, max_delay_s: 
     return int(np.argmax(corr[: int(max_delay_s * rate_hz) + 1]))
 
 
-_WINDOW = np.sqrt(np.hanning(FRAME + 1)[:FRAME])   # periodic sqrt-Hann: WOLA reconstructs at hop N/4
+_WINDOW = np.sqrt(np.hanning(FRAME + 1)[:FRAME])  # periodic sqrt-Hann: WOLA reconstructs at hop N/4
 
 
 def _stft(x: np.ndarray) -> np.ndarray:
@@ -86,8 +86,8 @@ def _istft(spec: np.ndarray, length: int) -> np.ndarray:
     frames = np.fft.irfft(spec, FRAME, axis=1) * _WINDOW
     out = np.zeros((len(spec) - 1) * HOP + FRAME)
     for i, frame in enumerate(frames):
-        out[i * HOP:i * HOP + FRAME] += frame
-    return out[:length] / 2.0   # sqrt-Hann squared sums to 2 at 75 % overlap
+        out[i * HOP : i * HOP + FRAME] += frame
+    return out[:length] / 2.0  # sqrt-Hann squared sums to 2 at 75 % overlap
 
 
 def _db(power: float) -> float:
@@ -102,7 +102,7 @@ def remove_bleed(mic: Clip, played: Clip, played_at_s: float = 0.0) -> BleedResu
     start = int(round(played_at_s * rate))
     if start < len(x):
         seg = played.resampled(rate).samples[: len(x) - start]
-        x[start:start + len(seg)] = seg
+        x[start : start + len(seg)] = seg
     if not np.any(x):
         return BleedResult(mic, 0.0, float("nan"), 0.0, 0.0)
     delay = estimate_delay(d, x, rate)
@@ -111,8 +111,7 @@ def remove_bleed(mic: Clip, played: Clip, played_at_s: float = 0.0) -> BleedResu
     ref_power = np.mean(np.abs(X) ** 2, axis=1)
     use = ref_power > 1e-4 * ref_power.max()
     for _ in range(3):
-        H = (np.sum(D[use] * np.conj(X[use]), axis=0)
-             / (np.sum(np.abs(X[use]) ** 2, axis=0) + 1e-9))
+        H = np.sum(D[use] * np.conj(X[use]), axis=0) / (np.sum(np.abs(X[use]) ** 2, axis=0) + 1e-9)
         Y = X * H
         residual = np.mean(np.abs(D - Y) ** 2, axis=1)
         echo = np.mean(np.abs(Y) ** 2, axis=1)
@@ -124,13 +123,20 @@ def remove_bleed(mic: Clip, played: Clip, played_at_s: float = 0.0) -> BleedResu
     e = d - y
     gated, echo_power, residual_power = _gate(e, y, x, rate)
     bleed_only = echo_power > 0
-    bleed_only &= residual_power < echo_power   # leave double talk out of the ERLE figure
-    erle = (_db(float(np.sum(echo_power[bleed_only]))) - _db(float(np.sum(residual_power[bleed_only])))
-            if bleed_only.any() else 0.0)
+    bleed_only &= residual_power < echo_power  # leave double talk out of the ERLE figure
+    erle = (
+        _db(float(np.sum(echo_power[bleed_only]))) - _db(float(np.sum(residual_power[bleed_only])))
+        if bleed_only.any()
+        else 0.0
+    )
     heard = echo_power[echo_power > 0]
-    return BleedResult(Clip(gated.astype(np.float32), rate), delay / rate,
-                       _db(float(np.mean(heard))) if heard.size else float("nan"), round(erle, 1),
-                       float(np.sum(gated == 0.0) / rate))
+    return BleedResult(
+        Clip(gated.astype(np.float32), rate),
+        delay / rate,
+        _db(float(np.mean(heard))) if heard.size else float("nan"),
+        round(erle, 1),
+        float(np.sum(gated == 0.0) / rate),
+    )
 
 
 def _gate(e: np.ndarray, y: np.ndarray, x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,7 +151,7 @@ def _gate(e: np.ndarray, y: np.ndarray, x: np.ndarray, rate: int) -> tuple[np.nd
     near = active.copy()
     tail = int(TAIL_S * rate / GATE_BLOCK)
     for i in np.flatnonzero(active):
-        near[i:i + tail + 1] = True
+        near[i : i + tail + 1] = True
     echo = np.mean(blocks(y) ** 2, axis=1)
     res = np.mean(blocks(e) ** 2, axis=1)
     leftover = echo * 10 ** ((LEFTOVER_DB + GATE_MARGIN_DB) / 10)

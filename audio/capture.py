@@ -74,8 +74,12 @@ class AnswerCapture:
     stopped). No I/O and no threads: ``record_answer`` drives it from a chunk iterator, the web
     kiosk from a WebSocket, ``audio.answer_stream.AnswerStream`` from either."""
 
-    def __init__(self, config: EndpointConfig = EndpointConfig(), detector: SpeechDetector | None = None,
-                 end_silence_s: Callable[[], float | None] | None = None) -> None:
+    def __init__(
+        self,
+        config: EndpointConfig = EndpointConfig(),
+        detector: SpeechDetector | None = None,
+        end_silence_s: Callable[[], float | None] | None = None,
+    ) -> None:
         self.detector = detector or SpeechDetector()
         self.detector.reset()
         self.endpointer = Endpointer(config, end_silence_s)

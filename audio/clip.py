@@ -77,7 +77,7 @@ class Clip:
     def slice_s(self, start_s: float, end_s: float | None = None) -> Clip:
         start = max(0, int(round(start_s * self.sample_rate_hz)))
         end = len(self.samples) if end_s is None else int(round(end_s * self.sample_rate_hz))
-        return Clip(self.samples[start:max(start, end)], self.sample_rate_hz)
+        return Clip(self.samples[start : max(start, end)], self.sample_rate_hz)
 
     def gained_db(self, gain_db: float) -> Clip:
         return Clip(self.samples * np.float32(10.0 ** (gain_db / 20.0)), self.sample_rate_hz)
@@ -89,8 +89,9 @@ class Clip:
         return Clip(np.concatenate([self.samples, *(o.samples for o in others)]), self.sample_rate_hz)
 
 
-def load(path: str | os.PathLike, sample_rate_hz: int | None = TARGET_RATE_HZ,
-         max_duration_s: float = MAX_FILE_DURATION_S) -> Clip:
+def load(
+    path: str | os.PathLike, sample_rate_hz: int | None = TARGET_RATE_HZ, max_duration_s: float = MAX_FILE_DURATION_S
+) -> Clip:
     """Decode any audio file PyAV (FFmpeg) understands into a mono Clip.
 
     ``sample_rate_hz=None`` keeps the file's own rate. Stops with AudioError on files that are
@@ -121,8 +122,7 @@ def load(path: str | os.PathLike, sample_rate_hz: int | None = TARGET_RATE_HZ,
                     pieces.append(out.to_ndarray().reshape(-1))
                     total += pieces[-1].size
                 if total > limit:
-                    raise AudioTooLong(
-                        f"{path}: longer than the {max_duration_s:.0f} s limit for one answer")
+                    raise AudioTooLong(f"{path}: longer than the {max_duration_s:.0f} s limit for one answer")
             for out in resampler.resample(None):
                 pieces.append(out.to_ndarray().reshape(-1))
     except AudioError:

@@ -40,8 +40,7 @@ def _sd() -> ModuleType:
     try:
         import sounddevice
     except OSError as exc:  # libportaudio2 missing
-        raise DeviceError(
-            "the PortAudio library is missing (install the Debian package libportaudio2)") from exc
+        raise DeviceError("the PortAudio library is missing (install the Debian package libportaudio2)") from exc
     return sounddevice
 
 
@@ -50,9 +49,16 @@ def list_devices() -> list[DeviceInfo]:
     default_in, default_out = sd.default.device
     apis = sd.query_hostapis()
     return [
-        DeviceInfo(i, d["name"], apis[d["hostapi"]]["name"], d["max_input_channels"],
-                   d["max_output_channels"], d["default_samplerate"],
-                   i == default_in, i == default_out)
+        DeviceInfo(
+            i,
+            d["name"],
+            apis[d["hostapi"]]["name"],
+            d["max_input_channels"],
+            d["max_output_channels"],
+            d["default_samplerate"],
+            i == default_in,
+            i == default_out,
+        )
         for i, d in enumerate(sd.query_devices())
     ]
 
@@ -79,8 +85,9 @@ class Microphone:
     S16_LE; float conversion happens here.
     """
 
-    def __init__(self, device: int | str | None = None, sample_rate_hz: int = TARGET_RATE_HZ,
-                 chunk_samples: int = CHUNK_SAMPLES) -> None:
+    def __init__(
+        self, device: int | str | None = None, sample_rate_hz: int = TARGET_RATE_HZ, chunk_samples: int = CHUNK_SAMPLES
+    ) -> None:
         self.device = require("input", device)
         self.sample_rate_hz = sample_rate_hz
         self.chunk_samples = chunk_samples
@@ -89,8 +96,13 @@ class Microphone:
     def __enter__(self) -> Microphone:
         sd = _sd()
         try:
-            self._stream = sd.InputStream(samplerate=self.sample_rate_hz, channels=1, dtype="int16",
-                                          blocksize=self.chunk_samples, device=self.device)
+            self._stream = sd.InputStream(
+                samplerate=self.sample_rate_hz,
+                channels=1,
+                dtype="int16",
+                blocksize=self.chunk_samples,
+                device=self.device,
+            )
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"the microphone could not be opened ({exc})") from exc

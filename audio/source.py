@@ -31,14 +31,12 @@ class AudioChunk:
         return self.start_s + len(self.samples) / self.sample_rate_hz
 
 
-def chunks_from_clip(clip: Clip, chunk_samples: int = CHUNK_SAMPLES,
-                     realtime: bool = False) -> Iterator[AudioChunk]:
+def chunks_from_clip(clip: Clip, chunk_samples: int = CHUNK_SAMPLES, realtime: bool = False) -> Iterator[AudioChunk]:
     """Replay a clip as capture would deliver it; ``realtime`` paces it like a live microphone."""
     clip = clip.resampled(TARGET_RATE_HZ)
     t0 = time.monotonic()
     for i in range(0, len(clip.samples), chunk_samples):
-        chunk = AudioChunk(clip.samples[i:i + chunk_samples], clip.sample_rate_hz,
-                           i / clip.sample_rate_hz)
+        chunk = AudioChunk(clip.samples[i : i + chunk_samples], clip.sample_rate_hz, i / clip.sample_rate_hz)
         if realtime:
             delay = chunk.end_s - (time.monotonic() - t0)
             if delay > 0:

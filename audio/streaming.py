@@ -100,11 +100,15 @@ class StreamingTranscriber:
     policy tests use a scripted one: they test the policy, not Whisper).
     """
 
-    def __init__(self, decoder: Transcriber | Callable[[Clip, float], Transcript],
-                 min_segment_s: float = MIN_SEGMENT_S,
-                 on_words: Callable[[list[Word]], None] | None = None) -> None:
-        self._decode_clip = decoder.transcribe if isinstance(decoder, Transcriber) else (
-            lambda clip, offset_s: decoder(clip, offset_s))
+    def __init__(
+        self,
+        decoder: Transcriber | Callable[[Clip, float], Transcript],
+        min_segment_s: float = MIN_SEGMENT_S,
+        on_words: Callable[[list[Word]], None] | None = None,
+    ) -> None:
+        self._decode_clip = (
+            decoder.transcribe if isinstance(decoder, Transcriber) else (lambda clip, offset_s: decoder(clip, offset_s))
+        )
         self.min_segment_s = min_segment_s
         self.on_words = on_words
         self._jobs: deque[tuple[Future[list[Word]], tuple]] = deque()
@@ -218,10 +222,14 @@ class StreamingTranscriber:
         """The words of [start_s, end_s) (capture time), from a decode of ``audio`` (which may
         reach either side of it, as context)."""
         words = drop_trailing_hallucination(
-            within(self._decode_clip(audio, offset_s=audio_start_s).words, start_s, end_s), end_s)
+            within(self._decode_clip(audio, offset_s=audio_start_s).words, start_s, end_s), end_s
+        )
         # Jobs run one at a time in order, so every committed segment before this one is done.
-        earlier = [piece.words() for _, _, piece in list(self._segments)
-                   if piece.job.done() and not piece.job.cancelled() and piece.job.exception() is None]
+        earlier = [
+            piece.words()
+            for _, _, piece in list(self._segments)
+            if piece.job.done() and not piece.job.cancelled() and piece.job.exception() is None
+        ]
         heard = join([*earlier, words])
         self._heard = (end_s, heard, final_pitch_change_st(audio.slice_s(max(0.0, end_s - audio_start_s - 1.5))))
         if self.on_words is not None and words:
@@ -258,8 +266,10 @@ class StreamingTranscriber:
         finally:
             self.close()
         offset_s = max(0.0, recording.speech_start_s - LEAD_S) if recording.has_speech else 0.0
-        words = [Word(w.text, round(w.start_s - offset_s, 3) + 0.0, round(w.end_s - offset_s, 3) + 0.0,
-                      w.probability) for w in words]
+        words = [
+            Word(w.text, round(w.start_s - offset_s, 3) + 0.0, round(w.end_s - offset_s, 3) + 0.0, w.probability)
+            for w in words
+        ]
         return Transcript.from_words(words, recording.speech_clip().duration_s)
 
     def close(self) -> None:
@@ -309,8 +319,7 @@ def join(pieces: Iterable[list[Word]]) -> list[Word]:
 
 
 def _same_word(a: Word, b: Word) -> bool:
-    return (abs(a.start_s - b.start_s) < 0.3
-            and a.text.strip(".,!?").lower() == b.text.strip(".,!?").lower())
+    return abs(a.start_s - b.start_s) < 0.3 and a.text.strip(".,!?").lower() == b.text.strip(".,!?").lower()
 
 
 def drop_trailing_hallucination(words: list[Word], end_s: float) -> list[Word]:

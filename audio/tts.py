@@ -55,10 +55,12 @@ class Voice:
     def with_anger(self, anger: int) -> Voice:
         """This voice at anger 0 (calm) to 4 (furious): faster, higher, louder per level."""
         level = max(0, min(MAX_ANGER, int(anger)))
-        return replace(self,
-                       rate_wpm=int(round(self.rate_wpm * (1.0 + 0.08 * level))),
-                       pitch=min(99, self.pitch + 7 * level),
-                       volume=min(2.0, round(self.volume * (0.75 + 0.15 * level), 3)))
+        return replace(
+            self,
+            rate_wpm=int(round(self.rate_wpm * (1.0 + 0.08 * level))),
+            pitch=min(99, self.pitch + 7 * level),
+            volume=min(2.0, round(self.volume * (0.75 + 0.15 * level), 3)),
+        )
 
 
 def neural_can_play(name: str) -> bool:
@@ -126,8 +128,10 @@ class Synthesizer:
                 _neural_engine().speak("Hello.", BASE_VOICE_RATE_WPM, 50, 1.0)
 
     def cache_path(self, text: str, voice: Voice) -> Path:
-        key = json.dumps({"text": text, "voice": asdict(voice), "engine": _version(voice.engine),
-                          "rate": TARGET_RATE_HZ}, sort_keys=True)
+        key = json.dumps(
+            {"text": text, "voice": asdict(voice), "engine": _version(voice.engine), "rate": TARGET_RATE_HZ},
+            sort_keys=True,
+        )
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.wav"
 
     def synthesize(self, text: str, voice: Voice = Voice()) -> Clip:
@@ -154,9 +158,11 @@ class Synthesizer:
         return save_wav(clip.resampled(TARGET_RATE_HZ), path)
 
 
-NEURAL_OPT_IN = ("the neural voice is opt-in: it was trained from a voice whose recordings are "
-                 "licensed for research, not for use in a store (docs/voices.md); --tts-engine piper "
-                 "or KIOSK_TTS_ENGINE=piper to use it anyway")
+NEURAL_OPT_IN = (
+    "the neural voice is opt-in: it was trained from a voice whose recordings are "
+    "licensed for research, not for use in a store (docs/voices.md); --tts-engine piper "
+    "or KIOSK_TTS_ENGINE=piper to use it anyway"
+)
 
 
 def voice_note(synth: Synthesizer, voice: Voice) -> str:
@@ -209,7 +215,7 @@ class _Espeak:
         self.rate_hz = _espeak.Initialize(_espeak.AUDIO_OUTPUT_SYNCHRONOUS, 1000)
         if self.rate_hz == -1:
             raise TTSError("espeak-ng could not be initialised (apt-get install espeak-ng)")
-        driver.EspeakDriver._moduleInitialized = True   # nobody may re-initialise it asynchronously
+        driver.EspeakDriver._moduleInitialized = True  # nobody may re-initialise it asynchronously
         self._pcm: list[bytes] = []
         _espeak.SetSynthCallback(self._on_audio)
 

@@ -18,13 +18,15 @@ import numpy as np
 from audio.asr import Word
 from audio.clip import Clip
 
-CONTINUATIONS = frozenset("""
+CONTINUATIONS = frozenset(
+    """
 and but so or nor because cause if then when while although though that which who whom whose where
 um uh er erm ah hmm like well
 the a an to of for with from by at on in into about as my your our their his her its this these
 those i we you they he she it is are was were be been will would can could should shall may might
 must have has had do does did not just also very really
-""".split())
+""".split()
+)
 """Words a sentence does not end on: a speaker who stops after them is thinking, not done."""
 
 COMPLETE_END_S = 0.55
@@ -69,7 +71,7 @@ def final_pitch_change_st(clip: Clip) -> float | None:
     if len(voiced) < _LAST_FRAMES + _BEFORE_FRAMES // 2:
         return None
     last = voiced[-_LAST_FRAMES:]
-    before = voiced[-(_LAST_FRAMES + _BEFORE_FRAMES):-_LAST_FRAMES]
+    before = voiced[-(_LAST_FRAMES + _BEFORE_FRAMES) : -_LAST_FRAMES]
     return float(12 * np.log2(np.median(last) / np.median(before)))
 
 

@@ -44,11 +44,11 @@ class SpeechDetector:
         noisy-store gate needs both for the same 32 ms."""
         buf = np.concatenate([self._pending, np.asarray(samples, np.float32)])
         n = len(buf) // WINDOW_SAMPLES
-        self._pending = buf[n * WINDOW_SAMPLES:]
+        self._pending = buf[n * WINDOW_SAMPLES :]
         probs = np.empty(n, np.float32)
         levels = np.empty(n, np.float32)
         for i in range(n):
-            window = buf[i * WINDOW_SAMPLES:(i + 1) * WINDOW_SAMPLES]
+            window = buf[i * WINDOW_SAMPLES : (i + 1) * WINDOW_SAMPLES]
             x = np.concatenate([self._context, window])[None, :]
             prob, self._h, self._c = self._session.run(None, {"input": x, "h": self._h, "c": self._c})
             probs[i] = float(np.ravel(prob)[0])
@@ -100,8 +100,12 @@ class EndpointConfig:
         """
         config = cls()
         if noisy:
-            config = replace(config, min_above_floor_db=NOISY_MIN_ABOVE_FLOOR_DB,
-                             min_speech_ms=NOISY_MIN_SPEECH_MS, end_silence_ms=NOISY_END_SILENCE_MS)
+            config = replace(
+                config,
+                min_above_floor_db=NOISY_MIN_ABOVE_FLOOR_DB,
+                min_speech_ms=NOISY_MIN_SPEECH_MS,
+                end_silence_ms=NOISY_END_SILENCE_MS,
+            )
         if push_to_talk:
             config = replace(config, end_on_silence=False)
         return config
@@ -148,8 +152,9 @@ class Endpointer:
     finished sentence, more after "and" or "um"); None falls back to the config's fixed values.
     """
 
-    def __init__(self, config: EndpointConfig = EndpointConfig(),
-                 end_silence_s: Callable[[], float | None] | None = None) -> None:
+    def __init__(
+        self, config: EndpointConfig = EndpointConfig(), end_silence_s: Callable[[], float | None] | None = None
+    ) -> None:
         self.config = config
         self.end_silence_s = end_silence_s
         self._window_s = WINDOW_SAMPLES / SAMPLE_RATE_HZ

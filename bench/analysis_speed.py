@@ -32,24 +32,36 @@ def main() -> None:
     for name in FILES:
         clip = load(SPEECH / name)
         transcript = transcriber.transcribe(clip)
-        analyze_delivery(clip, transcript)                      # warm-up (imports, FFT plans)
+        analyze_delivery(clip, transcript)  # warm-up (imports, FFT plans)
         wall, cpu = [], []
         for _ in range(REPEATS):
             t0, c0 = time.perf_counter(), time.process_time()
             analyze_delivery(clip, transcript)
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-        per_file[name] = {"audio_s": round(clip.duration_s, 2), "best_ms": round(1000 * min(wall), 1),
-                          "ms_per_audio_s": round(1000 * min(wall) / clip.duration_s, 2),
-                          "cpu_ms_per_audio_s": round(1000 * min(cpu) / clip.duration_s, 2)}
+        per_file[name] = {
+            "audio_s": round(clip.duration_s, 2),
+            "best_ms": round(1000 * min(wall), 1),
+            "ms_per_audio_s": round(1000 * min(wall) / clip.duration_s, 2),
+            "cpu_ms_per_audio_s": round(1000 * min(cpu) / clip.duration_s, 2),
+        }
         total_audio_s += clip.duration_s
         total_s += min(wall)
         total_cpu_s += min(cpu)
-    print(json.dumps({"benchmark": "analysis_speed", "target_ms_per_audio_s": 10.0,
-                      "ms_per_audio_s": round(1000 * total_s / total_audio_s, 2),
-                      "cpu_ms_per_audio_s": round(1000 * total_cpu_s / total_audio_s, 2),
-                      "load_average_1min": round(os.getloadavg()[0], 2),
-                      "cpu_count": os.cpu_count(), "files": per_file}, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "analysis_speed",
+                "target_ms_per_audio_s": 10.0,
+                "ms_per_audio_s": round(1000 * total_s / total_audio_s, 2),
+                "cpu_ms_per_audio_s": round(1000 * total_cpu_s / total_audio_s, 2),
+                "load_average_1min": round(os.getloadavg()[0], 2),
+                "cpu_count": os.cpu_count(),
+                "files": per_file,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cost of content scoring: embedding model load, ms per sentence, memory, ms per answer.
 
-    PYTHONPATH=. python bench/content_bench.py     # prints one JSON object
+PYTHONPATH=. python bench/content_bench.py     # prints one JSON object
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def main() -> None:
     from scenarios.rubric import load_rubric
 
     rubric, context = load_rubric(), load_library().get("late-delivery").scoring_context()
-    answers = [json.loads(line)["text"] for line in
-               (Path(__file__).resolve().parents[1] / "tests/data/answers/answers.jsonl").read_text().splitlines()][:60]
+    answers = [
+        json.loads(line)["text"]
+        for line in (Path(__file__).resolve().parents[1] / "tests/data/answers/answers.jsonl").read_text().splitlines()
+    ][:60]
     rss0 = _rss_mb()
     start = time.perf_counter()
     from analysis.semantic import load_encoder, model_dir
@@ -56,12 +58,22 @@ def main() -> None:
             score_content(typed_transcript(a), rubric, context, encoder=enc)
         timings[f"{name}_ms_per_answer"] = round((time.perf_counter() - start) * 1000 / len(answers), 1)
     files = sum(p.stat().st_size for p in model_dir().rglob("*") if p.is_file())
-    print(json.dumps({
-        "model": encoder.name, "encoder": encoder.identity, "installed_mb": round(files / 1e6, 1),
-        "load_s_incl_sha256": round(load_s, 2), "rss_added_mb": round(_rss_mb() - rss0, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "ms_per_sentence_single": round(single_ms, 1), "ms_per_sentence_batched": round(batch_ms, 1),
-        **timings, "answers": len(answers)}))
+    print(
+        json.dumps(
+            {
+                "model": encoder.name,
+                "encoder": encoder.identity,
+                "installed_mb": round(files / 1e6, 1),
+                "load_s_incl_sha256": round(load_s, 2),
+                "rss_added_mb": round(_rss_mb() - rss0, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "ms_per_sentence_single": round(single_ms, 1),
+                "ms_per_sentence_batched": round(batch_ms, 1),
+                **timings,
+                "answers": len(answers),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,9 @@ def spoken(kind: str, text: str, pause_s: float, folder: Path) -> Case:
     """``text`` by espeak-ng with a ``pause_s`` break at "|", silence either side."""
     ssml = "<speak>" + text.replace("|", f'<break time="{round(pause_s * 1000)}ms"/>') + "</speak>"
     path = folder / "answer.wav"
-    subprocess.run(["espeak-ng", "-m", "-v", "en-us", "-s", "160", "-w", str(path), ssml],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-m", "-v", "en-us", "-s", "160", "-w", str(path), ssml], check=True, capture_output=True
+    )
     speech = load(path).resampled(16000)
     loud = np.flatnonzero(np.abs(speech.samples) > 0.01)  # espeak-ng pads its output with silence
     speech = speech.slice_s(loud[0] / 16000, (loud[-1] + 1) / 16000)
@@ -89,7 +90,9 @@ def replay(stream, clip: Clip, decode_delay_s: float = 0.0) -> float:
         stream.insert_audio_chunk(chunk.samples)
         while len(queued) < stream.decoder.submitted:
             queued.append(chunk.end_s)
-        while stream.decoder.pending() and max(queued[-stream.decoder.pending()], free_at) + decode_delay_s <= chunk.end_s:
+        while (
+            stream.decoder.pending() and max(queued[-stream.decoder.pending()], free_at) + decode_delay_s <= chunk.end_s
+        ):
             free_at = max(queued[-stream.decoder.pending()], free_at) + decode_delay_s
             stream.process_iter()
         if stream.done:
@@ -119,17 +122,28 @@ def measure(transcriber, delays_s=DECODE_DELAYS_S, pauses_s=PAUSES_S) -> dict:
                     ended_s = replay(stream, case.clip, delay_s)
                     cut = ends_early(stream, case)
                     transcript = stream.finish()
-                    rows.append({"kind": kind, "pause_s": pause_s, "decode_delay_s": delay_s, "cut": cut,
-                                 "end_wait_s": round(ended_s - case.last_word_s, 3),
-                                 "text": transcript.text})
+                    rows.append(
+                        {
+                            "kind": kind,
+                            "pause_s": pause_s,
+                            "decode_delay_s": delay_s,
+                            "cut": cut,
+                            "end_wait_s": round(ended_s - case.last_word_s, 3),
+                            "text": transcript.text,
+                        }
+                    )
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     inside = [r for r in rows if r["kind"] != "sentence"]
     between = [r for r in rows if r["kind"] == "sentence"]
     uncut = [r["end_wait_s"] for r in rows if not r["cut"]]
-    return {"in_sentence_cut_offs": sum(r["cut"] for r in inside), "in_sentence_answers": len(inside),
-            "between_sentence_cut_offs": sum(r["cut"] for r in between), "between_sentence_answers": len(between),
-            "end_wait_p50_s": sorted(uncut)[len(uncut) // 2] if uncut else None,
-            "rows": rows}
+    return {
+        "in_sentence_cut_offs": sum(r["cut"] for r in inside),
+        "in_sentence_answers": len(inside),
+        "between_sentence_cut_offs": sum(r["cut"] for r in between),
+        "between_sentence_answers": len(between),
+        "end_wait_p50_s": sorted(uncut)[len(uncut) // 2] if uncut else None,
+        "rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,13 @@ from audio.vad import WINDOW_SAMPLES, SpeechDetector
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH_DIR = ROOT / "tests" / "data" / "speech"
 
-MIX_FILES = ("libri_2412-153948-0000.wav", "jfk.wav", "libri_1988-24833-0001.wav",
-             "ptdb_F01_sa1.wav", "ptdb_M01_sa1.wav")
+MIX_FILES = (
+    "libri_2412-153948-0000.wav",
+    "jfk.wav",
+    "libri_1988-24833-0001.wav",
+    "ptdb_F01_sa1.wav",
+    "ptdb_M01_sa1.wav",
+)
 """Recordings whose transcripts are plain spoken words (the LJ files test number normalisation
 and would count "8." against a correct "eight")."""
 
@@ -60,7 +65,7 @@ def compress_pauses(clip: Clip, max_pause_s: float = MAX_PAUSE_S) -> Clip:
     # Keep one window either side so no word's onset or release is cut.
     keep[max(0, first - 1)] = True
     keep[min(len(keep) - 1, last + 1)] = True
-    pieces = [clip.samples[i * WINDOW_SAMPLES:(i + 1) * WINDOW_SAMPLES] for i in np.flatnonzero(keep)]
+    pieces = [clip.samples[i * WINDOW_SAMPLES : (i + 1) * WINDOW_SAMPLES] for i in np.flatnonzero(keep)]
     return Clip(np.concatenate(pieces), clip.sample_rate_hz)
 
 

@@ -30,7 +30,8 @@ class PacedAlsaMicrophone:
         os.mkfifo(self.fifo)
         (self.dir / "asoundrc").write_text(
             f'pcm.!default {{ type file; slave.pcm "null"; file "{self.dir / "out.raw"}"; '
-            f'infile "{self.fifo}"; format "raw" }}\n')
+            f'infile "{self.fifo}"; format "raw" }}\n'
+        )
         self._thread: threading.Thread | None = None
         self.started_at: float | None = None
         """Wall-clock (time.monotonic) moment the first sample became available."""
@@ -55,7 +56,7 @@ class PacedAlsaMicrophone:
                     delay = t0 + (i + block) / 2 / 16000 - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                    f.write(pcm[i:i + block])
+                    f.write(pcm[i : i + block])
         except BrokenPipeError:  # capture stopped at the end of speech: the usual way out
             pass
 

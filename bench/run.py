@@ -97,19 +97,21 @@ def measure_answers(mic: PacedAlsaMicrophone, engines, runs: int, lengths: tuple
             t0 = time.monotonic()
             analyze_turn(speech, transcript, engines.rubric, scenario.scoring_context())
             analysis_ms.append((time.monotonic() - t0) * 1000 / speech.duration_s)
-        row = {"length_s": round(mix.clip.duration_s, 2),
-               "runs": runs,
-               "streaming_p50_s": round(statistics.median(stream_s), 3),
-               "streaming_p90_s": round(_pct(stream_s, 0.9), 3),
-               "streaming_from_silence_p50_s": round(statistics.median(silence_s), 3),
-               "batch_p50_s": round(statistics.median(batch_s), 3),
-               "batch_p90_s": round(_pct(batch_s, 0.9), 3),
-               "streaming_to_batch_ratio": round(statistics.median(stream_s) / statistics.median(batch_s), 3),
-               "asr_rtf": round(statistics.median(rtf), 4),
-               "analysis_ms_per_s": round(statistics.median(analysis_ms), 1),
-               "streaming_wer": round(statistics.median(wer_s), 4),
-               "batch_wer": round(statistics.median(wer_b), 4),
-               "runs_ending_on_a_provisional_decode": used_guess}
+        row = {
+            "length_s": round(mix.clip.duration_s, 2),
+            "runs": runs,
+            "streaming_p50_s": round(statistics.median(stream_s), 3),
+            "streaming_p90_s": round(_pct(stream_s, 0.9), 3),
+            "streaming_from_silence_p50_s": round(statistics.median(silence_s), 3),
+            "batch_p50_s": round(statistics.median(batch_s), 3),
+            "batch_p90_s": round(_pct(batch_s, 0.9), 3),
+            "streaming_to_batch_ratio": round(statistics.median(stream_s) / statistics.median(batch_s), 3),
+            "asr_rtf": round(statistics.median(rtf), 4),
+            "analysis_ms_per_s": round(statistics.median(analysis_ms), 1),
+            "streaming_wer": round(statistics.median(wer_s), 4),
+            "batch_wer": round(statistics.median(wer_b), 4),
+            "runs_ending_on_a_provisional_decode": used_guess,
+        }
         print(json.dumps(row), file=sys.stderr, flush=True)
         out.append(row)
     return out
@@ -153,11 +155,17 @@ def measure_tts(engines, engine: str = "espeak") -> dict:
         t0 = time.monotonic()
         load(PracticeSession(scenario, uncached).current_line.audio_path)
         first_uncached = time.monotonic() - t0
-    return {"tts_engine": cold.synthesizer.engine, "tts_scenario": scenario.id,
-            "tts_startup_openings_s": round(startup, 3), "tts_first_audio_s": round(first, 3),
-            "tts_first_audio_cached_s": round(first_cached, 3),
-            "tts_first_audio_uncached_s": round(first_uncached, 3), "tts_complaint_s": round(complaint, 3),
-            "tts_reachable_lines": len(lines), "tts_reachable_lines_s": round(reachable, 3)}
+    return {
+        "tts_engine": cold.synthesizer.engine,
+        "tts_scenario": scenario.id,
+        "tts_startup_openings_s": round(startup, 3),
+        "tts_first_audio_s": round(first, 3),
+        "tts_first_audio_cached_s": round(first_cached, 3),
+        "tts_first_audio_uncached_s": round(first_uncached, 3),
+        "tts_complaint_s": round(complaint, 3),
+        "tts_reachable_lines": len(lines),
+        "tts_reachable_lines_s": round(reachable, 3),
+    }
 
 
 def measure_cold_start(env: dict, settle_s: float = 0.0) -> dict:
@@ -168,9 +176,13 @@ def measure_cold_start(env: dict, settle_s: float = 0.0) -> dict:
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as data:
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
-                                env={**env, "KIOSK_DATA_DIR": data}, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
+            env={**env, "KIOSK_DATA_DIR": data},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         ready = None
         try:
             while time.monotonic() - t0 < 60 and proc.poll() is None:
@@ -188,8 +200,10 @@ def measure_cold_start(env: dict, settle_s: float = 0.0) -> dict:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    result = {"cold_start_s": None if ready is None else round(ready, 3),
-              "serve_peak_rss_mb_at_ready": None if rss is None else round(rss, 1)}
+    result = {
+        "cold_start_s": None if ready is None else round(ready, 3),
+        "serve_peak_rss_mb_at_ready": None if rss is None else round(rss, 1),
+    }
     if settle_s:
         result["serve_peak_rss_mb_after_openings"] = None if settled is None else round(settled, 1)
     return result
@@ -199,16 +213,19 @@ def _vm_hwm_mb(pid: int) -> float | None:
     status = Path(f"/proc/{pid}/status")
     if not status.exists():
         return None
-    return next((int(line.split()[1]) / 1024 for line in status.read_text().splitlines()
-                 if line.startswith("VmHWM:")), None)
+    return next(
+        (int(line.split()[1]) / 1024 for line in status.read_text().splitlines() if line.startswith("VmHWM:")), None
+    )
 
 
 def measure_neural_voice(engines, env: dict) -> dict:
     """The figures that depend on the customer's voice, with the neural voice (docs/voices.md):
     TTS as in measure_tts, `kiosk serve` cold start with KIOSK_TTS_ENGINE=piper, this process's
     peak RSS with the neural model loaded beside Whisper and the embedding model."""
-    result = {**measure_tts(engines, "piper"),
-              **measure_cold_start({**env, "KIOSK_TTS_ENGINE": "piper"}, settle_s=20.0)}
+    result = {
+        **measure_tts(engines, "piper"),
+        **measure_cold_start({**env, "KIOSK_TTS_ENGINE": "piper"}, settle_s=20.0),
+    }
     result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return result
 
@@ -236,8 +253,15 @@ def compare_models(models: dict[str, str | None], lengths: tuple[int, ...]) -> l
             n = len(mix.reference.split())
             errors += word_error_rate(mix.reference, text) * n
             words += n
-        rows.append({"model": name, "location": model.source.location, "load_s": round(load_s, 3),
-                     "asr_rtf": round(seconds / audio_s, 4), "wer": round(errors / words, 4)})
+        rows.append(
+            {
+                "model": name,
+                "location": model.source.location,
+                "load_s": round(load_s, 3),
+                "asr_rtf": round(seconds / audio_s, 4),
+                "wer": round(errors / words, 4),
+            }
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         del model
     return rows
@@ -247,14 +271,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="replays per answer length (default 5)")
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS_S))
-    parser.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
-                        help="also time and score another CTranslate2 Whisper model (repeatable)")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also time and score another CTranslate2 Whisper model (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--tts-engine", choices=["espeak", "piper"], default="espeak",
-                        help=f"the customer's voice for the answers (piper: scenario {NEURAL_SCENARIO})")
-    parser.add_argument("--voices", action="store_true",
-                        help="only the customer-voice figures (TTS, cold start, memory) for both engines, "
-                             f"into {VOICES.relative_to(ROOT)} (about a minute)")
+    parser.add_argument(
+        "--tts-engine",
+        choices=["espeak", "piper"],
+        default="espeak",
+        help=f"the customer's voice for the answers (piper: scenario {NEURAL_SCENARIO})",
+    )
+    parser.add_argument(
+        "--voices",
+        action="store_true",
+        help="only the customer-voice figures (TTS, cold start, memory) for both engines, "
+        f"into {VOICES.relative_to(ROOT)} (about a minute)",
+    )
     args = parser.parse_args(argv)
     lengths = tuple(args.lengths)
 
@@ -279,10 +315,15 @@ def main(argv: list[str] | None = None) -> int:
         warm_up_s = time.monotonic() - t0
         tts = measure_tts(engines, args.tts_engine)
         if args.voices:
-            voices = {"espeak": {**tts, **measure_cold_start(base_env, settle_s=20.0),
-                                 "peak_rss_mb": round(_peak_rss_mb(), 1)},
-                      "piper": measure_neural_voice(engines, base_env),
-                      "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)}}
+            voices = {
+                "espeak": {
+                    **tts,
+                    **measure_cold_start(base_env, settle_s=20.0),
+                    "peak_rss_mb": round(_peak_rss_mb(), 1),
+                },
+                "piper": measure_neural_voice(engines, base_env),
+                "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
+            }
             VOICES.parent.mkdir(parents=True, exist_ok=True)
             VOICES.write_text(json.dumps(voices, indent=2) + "\n")
             print(json.dumps(voices, indent=2))
@@ -297,8 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         "model_load_s": round(model_load_s, 3),
         "model_warm_up_s": round(warm_up_s, 3),
         "model": transcriber.source.location,
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+            "python": platform.python_version(),
+        },
     }
     models = {"tiny.en": None}
     for item in args.compare:

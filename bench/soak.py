@@ -52,8 +52,11 @@ def synthesize(folder: Path) -> list[bytes]:
     out = []
     for i, text in enumerate(ANSWERS):
         raw = folder / f"raw{i}.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us+m3", "-s", "150", "-p", "40", "-w", str(raw), text],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us+m3", "-s", "150", "-p", "40", "-w", str(raw), text],
+            check=True,
+            capture_output=True,
+        )
         clip = Clip.silence(0.4).concat(load(raw), Clip.silence(1.6))
         out.append(save_wav(clip, folder / f"answer{i}.wav").read_bytes())
     return out
@@ -65,8 +68,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def request(base: str, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
-            timeout: float = 120) -> tuple[int, bytes]:
+def request(
+    base: str, method: str, path: str, body: bytes | None = None, content_type: str | None = None, timeout: float = 120
+) -> tuple[int, bytes]:
     headers = dict(KIOSK)
     if content_type:
         headers["Content-Type"] = content_type
@@ -89,8 +93,11 @@ def sample(pid: int) -> dict:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss_kb = int(line.split()[1])
-    return {"t_s": round(time.monotonic(), 1), "rss_mb": round(rss_kb / 1024, 1),
-            "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+    return {
+        "t_s": round(time.monotonic(), 1),
+        "rss_mb": round(rss_kb / 1024, 1),
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+    }
 
 
 def one_session(base: str, n: int, answers: list[bytes], scenarios: list[str]) -> dict:
@@ -102,8 +109,9 @@ def one_session(base: str, n: int, answers: list[bytes], scenarios: list[str]) -
     assert status == 201, practice
     finished, turns, errors = False, 0, []
     while not finished and turns < MAX_ANSWERS:
-        status, body = request(base, "POST", f"/api/visits/{token}/answer", answers[(n + turns) % len(answers)],
-                               "audio/wav")
+        status, body = request(
+            base, "POST", f"/api/visits/{token}/answer", answers[(n + turns) % len(answers)], "audio/wav"
+        )
         turns += 1
         if status != 200:
             errors.append(f"{status} {body[:200]!r}")
@@ -124,8 +132,12 @@ def _stop(_signum, _frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=300)
-    ap.add_argument("--warmup", type=int, default=30,
-                    help="sessions before the memory reference sample (30: one pass over the 28 scenarios)")
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=30,
+        help="sessions before the memory reference sample (30: one pass over the 28 scenarios)",
+    )
     ap.add_argument("--out", type=Path, help="write the JSON report here too")
     ap.add_argument("--model", help="Whisper model directory (default: the kiosk's resolution)")
     args = ap.parse_args(argv)
@@ -134,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     answers = synthesize(work)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "KIOSK_DATA_DIR": str(work / "data"), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(ROOT), "KIOSK_RETENTION_DAYS": "0"}
+    env = {
+        **os.environ,
+        "KIOSK_DATA_DIR": str(work / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+        "KIOSK_RETENTION_DAYS": "0",
+    }
     cmd = [sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)]
     if args.model:
         cmd += ["--model", args.model]
@@ -188,27 +205,43 @@ def main(argv: list[str] | None = None) -> int:
     ref = next(s for s in samples if s["session"] >= min(args.warmup, args.sessions))
     last = samples[-1]
     report = {
-        "sessions_run": len(results), "answers": sum(r["answers"] for r in results),
+        "sessions_run": len(results),
+        "answers": sum(r["answers"] for r in results),
         "sessions_finished_by_customer": sum(r["finished"] for r in results),
         "sessions_with_errors": sum(bool(r["errors"]) for r in results),
         "errors": [e for r in results for e in r["errors"]][:20],
-        "sessions_stored": len(stored), "sessions_judged": len(judged),
-        "sessions_stored_with_ending": ended, "turns_stored": sum(s.turns for s in stored),
-        "rss_mb": {"start": samples[0]["rss_mb"], "after_warmup": ref["rss_mb"], "end": last["rss_mb"],
-                   "max": max(s["rss_mb"] for s in samples)},
+        "sessions_stored": len(stored),
+        "sessions_judged": len(judged),
+        "sessions_stored_with_ending": ended,
+        "turns_stored": sum(s.turns for s in stored),
+        "rss_mb": {
+            "start": samples[0]["rss_mb"],
+            "after_warmup": ref["rss_mb"],
+            "end": last["rss_mb"],
+            "max": max(s["rss_mb"] for s in samples),
+        },
         "rss_growth_after_warmup_pct": round(100 * (last["rss_mb"] - ref["rss_mb"]) / ref["rss_mb"], 1),
-        "fds": {"start": samples[0]["fds"], "after_warmup": ref["fds"], "end": last["fds"],
-                "max": max(s["fds"] for s in samples)},
-        "elapsed_s": round(elapsed, 1), "seconds_per_session": round(elapsed / max(1, len(results)), 2),
-        "samples": samples, "cpu_count": os.cpu_count(),
+        "fds": {
+            "start": samples[0]["fds"],
+            "after_warmup": ref["fds"],
+            "end": last["fds"],
+            "max": max(s["fds"] for s in samples),
+        },
+        "elapsed_s": round(elapsed, 1),
+        "seconds_per_session": round(elapsed / max(1, len(results)), 2),
+        "samples": samples,
+        "cpu_count": os.cpu_count(),
     }
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
     report["stopped_early"] = len(results) < args.sessions
-    ok = (report["sessions_stored"] == len(judged) == ended and report["rss_growth_after_warmup_pct"] < 10
-          and last["fds"] <= ref["fds"] + 2)
+    ok = (
+        report["sessions_stored"] == len(judged) == ended
+        and report["rss_growth_after_warmup_pct"] < 10
+        and last["fds"] <= ref["fds"] + 2
+    )
     return 0 if ok else 1
 
 

@@ -50,9 +50,13 @@ def _free_port() -> int:
 
 
 def _serve(data: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
-                            env={**os.environ, "KIOSK_DATA_DIR": str(data)}, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
+        env={**os.environ, "KIOSK_DATA_DIR": str(data)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -84,14 +88,18 @@ def one_answer(browser, base: str, answer_s: float) -> dict:
         page.click("#btn-record")
         page.wait_for_function(
             "window.__timings.length && window.__playing.some((p) => p.src.includes('/lines/1.wav'))",
-            timeout=(answer_s + 60) * 1000)
+            timeout=(answer_s + 60) * 1000,
+        )
         timing = page.evaluate("window.__timings[0]")
         audible = page.evaluate("window.__playing.find((p) => p.src.includes('/lines/1.wav')).t")
         last_word = timing["captureStartedAt"] + (timing["speech_start_s"] + answer_s) * 1000
-        return {"to_reaction_s": (audible - last_word) / 1000, "endpoint_s": (timing["endedAt"] - last_word) / 1000,
-                "judge_s": (timing["turnAt"] - timing["endedAt"]) / 1000,
-                "play_s": (audible - timing["turnAt"]) / 1000,
-                "heard_end_error_s": timing["speech_end_s"] - timing["speech_start_s"] - answer_s}
+        return {
+            "to_reaction_s": (audible - last_word) / 1000,
+            "endpoint_s": (timing["endedAt"] - last_word) / 1000,
+            "judge_s": (timing["turnAt"] - timing["endedAt"]) / 1000,
+            "play_s": (audible - timing["turnAt"]) / 1000,
+            "heard_end_error_s": timing["speech_end_s"] - timing["speech_start_s"] - answer_s,
+        }
     finally:
         page.close()
 
@@ -109,18 +117,30 @@ def measure(lengths: tuple[int, ...], runs: int) -> dict[int, dict]:
         try:
             for length in lengths:
                 mix = mixed_answer(length)
-                wav = save_wav(Clip.silence(LEAD_S).concat(mix.clip.resampled(16000), Clip.silence(10.0)),
-                               Path(tmp) / f"answer-{length}.wav")
-                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-                    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-audio-capture={wav}%noloop", "--autoplay-policy=no-user-gesture-required"])
+                wav = save_wav(
+                    Clip.silence(LEAD_S).concat(mix.clip.resampled(16000), Clip.silence(10.0)),
+                    Path(tmp) / f"answer-{length}.wav",
+                )
+                browser = p.chromium.launch(
+                    executable_path=str(CHROMIUM),
+                    args=[
+                        "--no-sandbox",
+                        "--use-fake-ui-for-media-stream",
+                        "--use-fake-device-for-media-stream",
+                        f"--use-file-for-fake-audio-capture={wav}%noloop",
+                        "--autoplay-policy=no-user-gesture-required",
+                    ],
+                )
                 try:
                     one_answer(browser, f"http://127.0.0.1:{port}", mix.clip.duration_s)  # warm: first page load
                     runs_out = []
                     for _ in range(runs):
                         runs_out.append(one_answer(browser, f"http://127.0.0.1:{port}", mix.clip.duration_s))
-                        print(json.dumps({"length_s": length, **{k: round(v, 3) for k, v in runs_out[-1].items()}}),
-                              file=sys.stderr, flush=True)
+                        print(
+                            json.dumps({"length_s": length, **{k: round(v, 3) for k, v in runs_out[-1].items()}}),
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 finally:
                     browser.close()
                 total = [r["to_reaction_s"] for r in runs_out]

@@ -25,8 +25,15 @@ from scenarios.library import load_library, validate_folder
 from scenarios.rubric import load_rubric
 from kiosk.console import UsageError, default_out, print_analysis, print_card, print_json, print_scorecard, step
 from kiosk.report import tip_citation, write_reports
-from kiosk.session import (CALIBRATION_TEXT, AnswerError, Engines, PracticeSession, TurnRecord,
-                           analyze_answer, measure_baseline)
+from kiosk.session import (
+    CALIBRATION_TEXT,
+    AnswerError,
+    Engines,
+    PracticeSession,
+    TurnRecord,
+    analyze_answer,
+    measure_baseline,
+)
 
 MAX_UNHEARD = 2
 """Consecutive answers with no speech after which a terminal session stops."""
@@ -38,8 +45,10 @@ DEMO_RATTLED = replace(DEMO_TRAINEE, rate_wpm=215, pitch=70)
 
 DEMO_STUMBLE = "Look, I'm afraid there's nothing I can do about that."
 """The demo's first answer: a stonewall, said in a rattled voice, so the anger curve rises first."""
-DEMO_CLOSE = ("Thank you for your patience while we sorted this out. I'll check in with you "
-              "tomorrow to make sure everything went smoothly.")
+DEMO_CLOSE = (
+    "Thank you for your patience while we sorted this out. I'll check in with you "
+    "tomorrow to make sure everything went smoothly."
+)
 """The demo's answer once the customer has accepted: a positive close (defuse-positive-end,
 method-follow-up)."""
 
@@ -62,8 +71,10 @@ def _print_turn(record: TurnRecord, session: PracticeSession) -> None:
 
 def _print_result(session: PracticeSession, out_dir: Path) -> None:
     result = session.result()
-    print(f"\nSession over: {result.ending or 'stopped'}; score {result.score}/100; "
-          f"anger {' -> '.join(map(str, result.anger_curve))}")
+    print(
+        f"\nSession over: {result.ending or 'stopped'}; score {result.score}/100; "
+        f"anger {' -> '.join(map(str, result.anger_curve))}"
+    )
     print_scorecard(result.scorecard, session.engines.rubric)
     for n, tip in enumerate(result.tips, 1):
         print(f"  tip {n}: {tip.text}\n         ({tip_citation(tip.to_dict())})")
@@ -96,8 +107,10 @@ def demo(args: argparse.Namespace) -> int:
     out_dir = args.out or default_out("demo")
     engines = _engines(args)
     synth = engines.synthesizer
-    calm = step("Measuring the demo trainee's calm baseline", lambda: measure_baseline(
-        synth.synthesize(CALIBRATION_TEXT, DEMO_TRAINEE), engines))
+    calm = step(
+        "Measuring the demo trainee's calm baseline",
+        lambda: measure_baseline(synth.synthesize(CALIBRATION_TEXT, DEMO_TRAINEE), engines),
+    )
     session = PracticeSession(scenario, engines, calm)
     print(f"\nScenario: {scenario.title} ({scenario.setting}, difficulty {scenario.difficulty})")
     print(f"Customer {scenario.persona.name} (anger {session.current_line.anger}): {session.current_line.text}")
@@ -123,15 +136,20 @@ def _until_enter(chunks: Iterator[AudioChunk]) -> Iterator[AudioChunk]:
         yield chunk
 
 
-def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
-            line: Clip | None = None, speaker=None, heard: LineHeard | None = None,
-            listen: Callable[[EndpointConfig], AnswerStream] | None = None):
+def _record(
+    mic_device,
+    prompt: str,
+    config: EndpointConfig = EndpointConfig(),
+    line: Clip | None = None,
+    speaker=None,
+    heard: LineHeard | None = None,
+    listen: Callable[[EndpointConfig], AnswerStream] | None = None,
+):
     """One answer from the microphone. With ``line``, the microphone opens before the customer's
     line plays (so an interruption is heard) and the customer's voice is taken back out. With
     ``listen`` (a session's), the answer is streamed (endpointed on its words, transcribed while
     it is spoken) and that stream is returned beside the recording, else None."""
-    print(prompt + (" Press Enter when you have finished." if not config.end_on_silence else ""),
-          file=sys.stderr)
+    print(prompt + (" Press Enter when you have finished." if not config.end_on_silence else ""), file=sys.stderr)
 
     def meter(db: float) -> None:
         bars = int(max(0.0, min(40.0, (db + 60.0) * 40 / 60)))
@@ -143,8 +161,11 @@ def _record(mic_device, prompt: str, config: EndpointConfig = EndpointConfig(),
         else:
             chunks = answer_over_line(mic, line, speaker, heard)
             # The trainee's time to answer starts when the customer stops, not when the mic opens.
-            config = replace(config, no_speech_timeout_s=config.no_speech_timeout_s + line.duration_s,
-                             max_answer_s=config.max_answer_s + line.duration_s)
+            config = replace(
+                config,
+                no_speech_timeout_s=config.no_speech_timeout_s + line.duration_s,
+                max_answer_s=config.max_answer_s + line.duration_s,
+            )
         if not config.end_on_silence:
             chunks = _until_enter(chunks)
         stream = listen(config) if listen is not None else None
@@ -174,7 +195,7 @@ def practice(args: argparse.Namespace) -> int:
     engines = _engines(args)
     baseline = None
     if args.calibrate:
-        print(f"\nCalibration: read this calmly, at your normal pace:\n  \"{CALIBRATION_TEXT}\"")
+        print(f'\nCalibration: read this calmly, at your normal pace:\n  "{CALIBRATION_TEXT}"')
         baseline = measure_baseline(_record(mic, "Speak now…")[0].speech_clip(), engines)
     session = PracticeSession(scenario, engines, baseline)
     room = EndpointConfig.for_room(bool(args.noisy_store), bool(args.push_to_talk))
@@ -186,8 +207,15 @@ def practice(args: argparse.Namespace) -> int:
         heard = LineHeard()
         try:
             # Streamed: transcribed while the trainee is still talking (answer() closes it).
-            recording, stream = _record(mic, "Your answer (stop talking to finish)…", room,
-                                        load(line.audio_path), speaker, heard, session.listen)
+            recording, stream = _record(
+                mic,
+                "Your answer (stop talking to finish)…",
+                room,
+                load(line.audio_path),
+                speaker,
+                heard,
+                session.listen,
+            )
             record = session.answer(recording, customer_end_s=heard.line_end_s, stream=stream)
         except AnswerError as exc:
             unheard += 1
@@ -208,8 +236,10 @@ def devices(args: argparse.Namespace) -> int:
         return 1
     for d in found:
         marks = ("in " if d.is_default_input else "") + ("out" if d.is_default_output else "")
-        print(f"{d.index:>3} {d.name} [{d.host_api}] inputs={d.max_input_channels} "
-              f"outputs={d.max_output_channels} {d.default_sample_rate_hz:.0f} Hz {marks}".rstrip())
+        print(
+            f"{d.index:>3} {d.name} [{d.host_api}] inputs={d.max_input_channels} "
+            f"outputs={d.max_output_channels} {d.default_sample_rate_hz:.0f} Hz {marks}".rstrip()
+        )
     return 0
 
 
@@ -273,8 +303,9 @@ def score(args: argparse.Namespace) -> int:
     results = []
     for text in texts:
         transcript = typed_transcript(text)
-        content, offers = judge_offers(transcript, score_content(transcript, rubric, context, encoder=encoder),
-                                       context, encoder=encoder)
+        content, offers = judge_offers(
+            transcript, score_content(transcript, rubric, context, encoder=encoder), context, encoder=encoder
+        )
         results.append({"text": text, "content": content.to_dict(), "offers": [o.to_dict() for o in offers]})
     if args.json:
         print_json(results[0] if args.text is not None else results)
@@ -290,14 +321,26 @@ def scenarios(args: argparse.Namespace) -> int:
     if args.action == "list":
         library = load_library()
         if args.json:
-            print_json([{"id": s.id, "title": s.title, "setting": s.setting, "difficulty": s.difficulty,
-                         "anger": s.persona.anger, "safety": s.safety, "source": list(s.source),
-                         "focus": list(s.focus), "path": s.path} for s in library.sorted()])
+            print_json(
+                [
+                    {
+                        "id": s.id,
+                        "title": s.title,
+                        "setting": s.setting,
+                        "difficulty": s.difficulty,
+                        "anger": s.persona.anger,
+                        "safety": s.safety,
+                        "source": list(s.source),
+                        "focus": list(s.focus),
+                        "path": s.path,
+                    }
+                    for s in library.sorted()
+                ]
+            )
         else:
             for s in library.sorted():
                 safety = "  [safety]" if s.safety else ""
-                print(f"{s.id:<24} {s.setting:<13} {'*' * s.difficulty:<3} anger {s.persona.anger}  "
-                      f"{s.title}{safety}")
+                print(f"{s.id:<24} {s.setting:<13} {'*' * s.difficulty:<3} anger {s.persona.anger}  {s.title}{safety}")
         for problem in library.problems:
             print(f"skipped: {problem}", file=sys.stderr)
         return 0
@@ -314,6 +357,7 @@ def scenarios(args: argparse.Namespace) -> int:
 
 
 # --- Web kiosk, history and trainer commands (issue 7) ---
+
 
 def _loopback(host: str) -> bool:
     import ipaddress
@@ -337,14 +381,20 @@ def _store(settings):
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = _settings(record_mode="server" if args.server_mic else None,
-                         input_device=args.input_device, noisy_store=args.noisy_store,
-                         push_to_talk=args.push_to_talk, tts_engine=args.tts_engine)
+    settings = _settings(
+        record_mode="server" if args.server_mic else None,
+        input_device=args.input_device,
+        noisy_store=args.noisy_store,
+        push_to_talk=args.push_to_talk,
+        tts_engine=args.tts_engine,
+    )
     if not _loopback(args.host):
-        print(f"warning: serving on {args.host}: anyone on this network can open the kiosk. Trainer pages "
-              "need the PIN; audio and transcripts stay on this machine. Browsers only allow the microphone "
-              "on http://localhost or HTTPS, so other devices need --server-mic (this machine records).",
-              file=sys.stderr)
+        print(
+            f"warning: serving on {args.host}: anyone on this network can open the kiosk. Trainer pages "
+            "need the PIN; audio and transcripts stay on this machine. Browsers only allow the microphone "
+            "on http://localhost or HTTPS, so other devices need --server-mic (this machine records).",
+            file=sys.stderr,
+        )
     if settings.record_mode == "server":
         require("input", _device(settings.input_device or None))
     store = _store(settings)
@@ -359,10 +409,12 @@ def serve(args: argparse.Namespace) -> int:
     from kiosk.web.app import create_app
 
     where = "localhost" if _loopback(args.host) else args.host
-    print(f"Kiosk on http://{where}:{args.port}/ (trainer pages: /trainer); data in {settings.data_dir}. "
-          "Ctrl+C stops it.", file=sys.stderr)
-    uvicorn.run(create_app(kiosk, args.model), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    print(
+        f"Kiosk on http://{where}:{args.port}/ (trainer pages: /trainer); data in {settings.data_dir}. "
+        "Ctrl+C stops it.",
+        file=sys.stderr,
+    )
+    uvicorn.run(create_app(kiosk, args.model), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 
@@ -373,17 +425,28 @@ def report(args: argparse.Namespace) -> int:
     history = load_history(_store(settings), args.trainee, last=args.last)
     out_dir = args.out or default_out(f"report-{slug(history.trainee.name)}")
     html, md = write_history(history, out_dir)
-    print(f"Report on {history.trainee.name} ({len(history.summaries)} sessions) written to "
-          f"{out_dir}/ ({html.name}, {md.name})")
+    print(
+        f"Report on {history.trainee.name} ({len(history.summaries)} sessions) written to "
+        f"{out_dir}/ ({html.name}, {md.name})"
+    )
     return 0
 
 
 def trainees(args: argparse.Namespace) -> int:
     rows = _store(_settings()).roster()
     if args.json:
-        print_json([{"name": r.trainee.name, "sessions": r.sessions, "mean_score": r.mean_score,
-                     "last_practice": r.last_practice_at.isoformat() if r.last_practice_at else None,
-                     "calibrated": r.trainee.baseline is not None} for r in rows])
+        print_json(
+            [
+                {
+                    "name": r.trainee.name,
+                    "sessions": r.sessions,
+                    "mean_score": r.mean_score,
+                    "last_practice": r.last_practice_at.isoformat() if r.last_practice_at else None,
+                    "calibrated": r.trainee.baseline is not None,
+                }
+                for r in rows
+            ]
+        )
         return 0
     for r in rows:
         last = f"{r.last_practice_at:%Y-%m-%d}" if r.last_practice_at else "never"
@@ -401,8 +464,10 @@ def purge(args: argparse.Namespace) -> int:
         print("Retention is off (retention_days = 0): nothing purged. Give --days N to purge anyway.")
         return 0
     done = _store(settings).purge(days)
-    print(f"Purged {done.sessions} sessions, {done.trainees} trainees and {done.audio_files} recordings "
-          f"older than {days} days.")
+    print(
+        f"Purged {done.sessions} sessions, {done.trainees} trainees and {done.audio_files} recordings "
+        f"older than {days} days."
+    )
     return 0
 
 

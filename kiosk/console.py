@@ -73,7 +73,10 @@ def print_scorecard(card: Scorecard, rubric: Rubric, out: TextIO = sys.stdout) -
         if not g.called_for:
             continue
         if g.met:
-            print(f"  \u2713 {g.name} (answer {g.turn + 1}: \u201c{g.quote}\u201d) {g.points:g}/{g.max_points:g}", file=out)
+            print(
+                f"  \u2713 {g.name} (answer {g.turn + 1}: \u201c{g.quote}\u201d) {g.points:g}/{g.max_points:g}",
+                file=out,
+            )
         else:
             print(f"  \u2717 {g.name.replace('You ', 'You never ', 1)} 0/{g.max_points:g}", file=out)
     for p in card.penalties:
@@ -85,9 +88,12 @@ def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout, content: bool = Tr
     d = a.delivery
     print(f"\nYou said: {a.transcript.text}", file=out)
     print("\nHow you said it:", file=out)
-    print(f"  pace {_num(d.wpm, ' words/min')}, pitch {_num(d.median_f0_hz, ' Hz')}, "
-          f"level {_num(d.level_db, ' dBFS', 1)}, {d.pause_count} pauses, "
-          f"fillers: {', '.join(d.fillers) or 'none'}", file=out)
+    print(
+        f"  pace {_num(d.wpm, ' words/min')}, pitch {_num(d.median_f0_hz, ' Hz')}, "
+        f"level {_num(d.level_db, ' dBFS', 1)}, {d.pause_count} pauses, "
+        f"fillers: {', '.join(d.fillers) or 'none'}",
+        file=out,
+    )
     if d.trend:
         print(f"  toward the end you {' and '.join(t.replace('_', ' ') for t in d.trend)}", file=out)
     for v in (d.speak_slowly, d.lower_voice, d.mirroring):
@@ -99,9 +105,11 @@ def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout, content: bool = Tr
     guide = load_guide()
     for f in a.content.items:
         quote = f' "{f.evidence[0].quote}"' if f.evidence else ""
-        print(f"  {'+' if f.hit else '-'} {f.id:<20} {f.points:>5.1f}/{f.max_points:<5.1f} "
-              f"{guide.citation(f.source)}{quote}", file=out)
+        print(
+            f"  {'+' if f.hit else '-'} {f.id:<20} {f.points:>5.1f}/{f.max_points:<5.1f} "
+            f"{guide.citation(f.source)}{quote}",
+            file=out,
+        )
     for f in a.content.penalties:
         if f.hit:
-            print(f"  ! {f.id:<20} {f.points:>5.1f}       {guide.citation(f.source)} \"{f.evidence[0].quote}\"",
-                  file=out)
+            print(f'  ! {f.id:<20} {f.points:>5.1f}       {guide.citation(f.source)} "{f.evidence[0].quote}"', file=out)

@@ -20,9 +20,26 @@ from kiosk.store import SessionSummary, Store, Trainee, UnknownTrainee
 from scenarios.guide import load_guide
 from scenarios.rubric import item_names
 
-CSV_FIELDS = ("trainee", "session", "started_at", "scenario", "round", "turn", "score", "anger_before",
-              "anger_after", "ending", "wpm", "median_f0_hz", "level_db", "speak_slowly", "lower_voice",
-              "to_work_on", "transcript", "tips")
+CSV_FIELDS = (
+    "trainee",
+    "session",
+    "started_at",
+    "scenario",
+    "round",
+    "turn",
+    "score",
+    "anger_before",
+    "anger_after",
+    "ending",
+    "wpm",
+    "median_f0_hz",
+    "level_db",
+    "speak_slowly",
+    "lower_voice",
+    "to_work_on",
+    "transcript",
+    "tips",
+)
 """The fixed columns; after them one column per rubric item (its trainee-facing name): from the
 session's scorecard when it has one, "yes" when the conversation had earned the item by this
 answer or, for a penalty, this answer did it; without one, what this answer said; "no" when not,
@@ -50,15 +67,18 @@ def load_history(store: Store, name_or_id: str | int, last: int = 5) -> History:
     if trainee is None:
         raise UnknownTrainee(name_or_id)
     summaries = tuple(store.sessions(trainee.id))
-    reports = tuple(store.session_report(s.id) for s in summaries[:max(0, last)])
+    reports = tuple(store.session_report(s.id) for s in summaries[: max(0, last)])
     return History(trainee, summaries, reports)
 
 
 def render_history_html(history: History, link=None) -> Markup:
     """The history fragment (baseline, progress chart, sessions table); ``link`` maps a session
     id to a URL on the trainer pages."""
-    return Markup(environment().get_template("_history.html").render(
-        t=history.trainee, summaries=history.summaries, progress=history.progress, link=link))
+    return Markup(
+        environment()
+        .get_template("_history.html")
+        .render(t=history.trainee, summaries=history.summaries, progress=history.progress, link=link)
+    )
 
 
 def render_history_page(history: History) -> str:
@@ -70,15 +90,19 @@ def render_history_markdown(history: History) -> str:
     t = history.trainee
     out = [f"# Practice history: {_md(t.name)}", ""]
     if t.baseline:
-        out.append(f"Calm baseline: pitch {t.baseline.median_f0_hz:.0f} Hz, level {t.baseline.level_db:.1f} dBFS, "
-                   f"pace {t.baseline.wpm:.0f} words/min.")
+        out.append(
+            f"Calm baseline: pitch {t.baseline.median_f0_hz:.0f} Hz, level {t.baseline.level_db:.1f} dBFS, "
+            f"pace {t.baseline.wpm:.0f} words/min."
+        )
     else:
         out.append("Calm baseline: not measured yet.")
     out += ["", "| when | scenario | answers | score | ending | final anger |", "| --- | --- | --- | --- | --- | --- |"]
     for s in history.summaries:
-        out.append(f"| {s.started_at:%Y-%m-%d %H:%M} | {_md(s.scenario_title)} | {s.turns} | "
-                   f"{'–' if s.score is None else s.score} | {plain.ending_words(s.ending, s.round_id)} | "
-                   f"{'–' if s.final_anger is None else s.final_anger} |")
+        out.append(
+            f"| {s.started_at:%Y-%m-%d %H:%M} | {_md(s.scenario_title)} | {s.turns} | "
+            f"{'–' if s.score is None else s.score} | {plain.ending_words(s.ending, s.round_id)} | "
+            f"{'–' if s.final_anger is None else s.final_anger} |"
+        )
     if not history.summaries:
         out.append("| – | no practice yet | | | | |")
     for session in history.sessions:
@@ -114,11 +138,14 @@ def _earned(data: dict, card: dict | None, turn: int) -> dict[str, str]:
     (its content findings), and for items, when the session has a scorecard, whether the
     conversation had earned them by this answer."""
     content = data.get("content") or {}
-    out = {f["id"]: "yes" if f.get("hit") else "no"
-           for f in (*content.get("items", []), *content.get("penalties", []))}
+    out = {f["id"]: "yes" if f.get("hit") else "no" for f in (*content.get("items", []), *content.get("penalties", []))}
     if card:
-        out.update({i["id"]: "yes" if i.get("earned") and (i.get("turn") or 0) <= turn else "no"
-                    for i in card.get("items", [])})
+        out.update(
+            {
+                i["id"]: "yes" if i.get("earned") and (i.get("turn") or 0) <= turn else "no"
+                for i in card.get("items", [])
+            }
+        )
     return out
 
 
@@ -141,11 +168,18 @@ def export_csv(store: Store) -> str:
         data = row.pop("data") or {}
         d = data.get("delivery") or {}
         earned = _earned(data, row.pop("scorecard", None), row["turn"] - 1)
-        row.update(wpm=d.get("wpm"), median_f0_hz=d.get("median_f0_hz"), level_db=d.get("level_db"),
-                   speak_slowly=plain.status_words((d.get("speak_slowly") or {}).get("status")),
-                   lower_voice=plain.status_words((d.get("lower_voice") or {}).get("status")),
-                   ending=plain.ending_words(row.get("ending"), row.get("round")), to_work_on=to_work_on(data),
-                   tips=" | ".join(plain.unmarked(plain.tip_text(t.get("text", ""))) for t in row.get("tips") or []))
-        writer.writerow([_cell("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS]
-                        + [earned.get(item_id, "") for item_id, _ in items])
+        row.update(
+            wpm=d.get("wpm"),
+            median_f0_hz=d.get("median_f0_hz"),
+            level_db=d.get("level_db"),
+            speak_slowly=plain.status_words((d.get("speak_slowly") or {}).get("status")),
+            lower_voice=plain.status_words((d.get("lower_voice") or {}).get("status")),
+            ending=plain.ending_words(row.get("ending"), row.get("round")),
+            to_work_on=to_work_on(data),
+            tips=" | ".join(plain.unmarked(plain.tip_text(t.get("text", ""))) for t in row.get("tips") or []),
+        )
+        writer.writerow(
+            [_cell("" if row.get(k) is None else row.get(k)) for k in CSV_FIELDS]
+            + [earned.get(item_id, "") for item_id, _ in items]
+        )
     return buf.getvalue()

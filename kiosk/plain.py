@@ -18,8 +18,12 @@ from markupsafe import Markup, escape
 from analysis.delivery import CALM_WPM, EFFORT_DB, FASTER_RATIO, HIGHER_ST, LOUDER_DB, pace_band
 from scenarios.rubric import item_names
 
-ENDINGS = {"resolved": "resolved", "escalated": "handed to a supervisor or security",
-           "walked_out": "the customer walked out", "incomplete": "interrupted (the kiosk stopped)"}
+ENDINGS = {
+    "resolved": "resolved",
+    "escalated": "handed to a supervisor or security",
+    "walked_out": "the customer walked out",
+    "incomplete": "interrupted (the kiosk stopped)",
+}
 STOPPED = "stopped before the end"
 ROUND_ENDING = "one answer (workshop round)"
 STATUS = {"pass": "calm", "needs_work": "needs work", "unknown": "not judged"}
@@ -47,13 +51,16 @@ def _names() -> dict[str, str]:
     return item_names()
 
 
-DELIVERY_NAMES = {"speak_slowly": "you rushed", "lower_voice": "you raised your voice",
-                  "mirroring": "you matched their raised voice"}
+DELIVERY_NAMES = {
+    "speak_slowly": "you rushed",
+    "lower_voice": "you raised your voice",
+    "mirroring": "you matched their raised voice",
+}
 """The delivery verdicts the scorecard counts as penalties, named like rubric items."""
 
 
 def item_name(item_id: str) -> str:
-    """"apology" -> "you said sorry"; an id the rubric no longer has reads as words, not code."""
+    """ "apology" -> "you said sorry"; an id the rubric no longer has reads as words, not code."""
     return _names().get(item_id) or DELIVERY_NAMES.get(item_id) or str(item_id).replace("_", " ")
 
 
@@ -147,16 +154,26 @@ def voice(delivery: dict) -> Plain:
         return Plain("not judged: no calm voice recorded yet (read the calm sentence first)", "", status)
     pitch = _step(d.get("f0_delta_st"), HIGHER_ST, "higher", "lower", "about your calm pitch")
     level = _step(d.get("level_delta_db"), LOUDER_DB, "louder", "quieter", "about as loud")
-    words = ", ".join(w for w in (
-        f"{pitch} than your calm voice" if pitch and "about" not in pitch else pitch,
-        f"{level} than calm" if level and "about" not in level else level) if w)
+    words = ", ".join(
+        w
+        for w in (
+            f"{pitch} than your calm voice" if pitch and "about" not in pitch else pitch,
+            f"{level} than calm" if level and "about" not in level else level,
+        )
+        if w
+    )
     if isinstance(d.get("balance_delta_db"), (int, float)) and d["balance_delta_db"] > EFFORT_DB:
         words += ", and straining"
     if "got_louder" in (d.get("trend") or ()):
         words += ", getting louder toward the end"
-    numbers = ", ".join(n for n in (
-        _signed(d["f0_delta_st"], "semitones") if isinstance(d.get("f0_delta_st"), (int, float)) else "",
-        _signed(d["level_delta_db"], "dB") if isinstance(d.get("level_delta_db"), (int, float)) else "") if n)
+    numbers = ", ".join(
+        n
+        for n in (
+            _signed(d["f0_delta_st"], "semitones") if isinstance(d.get("f0_delta_st"), (int, float)) else "",
+            _signed(d["level_delta_db"], "dB") if isinstance(d.get("level_delta_db"), (int, float)) else "",
+        )
+        if n
+    )
     return Plain(words, numbers, status)
 
 
@@ -174,6 +191,7 @@ def reason(text: str) -> str:
     """A reaction reason with any rubric ids in it named ("felt heard (apology)" -> "felt heard
     (you said sorry)"); brackets holding measures (172 words/min, +3 dB) are dropped, since the feedback
     says them in words; words in brackets stay."""
+
     def ids(group: str) -> list[str] | None:
         parts = [p.strip() for p in group.split(",")]
         return parts if parts and all(p in _names() for p in parts) else None
@@ -182,8 +200,9 @@ def reason(text: str) -> str:
     while text != before:  # innermost brackets first: a pace detail nests "(calm is 120-150)"
         before = text
         text = _PAREN.sub(lambda m: "" if _MEASURE.search(m.group(1)) else m.group(0), text)
-    return _PAREN.sub(lambda m: " (" + ", ".join(map(item_name, ids(m.group(1)))) + ")" if ids(m.group(1))
-                      else m.group(0), text)
+    return _PAREN.sub(
+        lambda m: " (" + ", ".join(map(item_name, ids(m.group(1)))) + ")" if ids(m.group(1)) else m.group(0), text
+    )
 
 
 def tip_text(text: str) -> str:

@@ -50,15 +50,22 @@ class _Frame:
 def _svg(label: str, body: list[str], css: str, width: int = WIDTH, height: int = HEIGHT) -> Markup:
     return Markup(
         f'<svg class="chart {css}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>')
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>'
+    )
 
 
 def _text(x: float, y: float, text: str, css: str = "axis-label", anchor: str = "middle") -> str:
     return f'<text class="{css}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(text)}</text>'
 
 
-def _axes(f: _Frame, y_ticks: Sequence[float], x_ticks: Sequence[float], y_unit: str, x_unit: str,
-          y_names: dict[float, str] | None = None) -> list[str]:
+def _axes(
+    f: _Frame,
+    y_ticks: Sequence[float],
+    x_ticks: Sequence[float],
+    y_unit: str,
+    x_unit: str,
+    y_names: dict[float, str] | None = None,
+) -> list[str]:
     out = [f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}"/>']
     for t in y_ticks:
         y = f.y(t)
@@ -107,9 +114,16 @@ def _polylines(f: _Frame, xs: Sequence[float], ys: Sequence[float | None], css: 
     return svg
 
 
-def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, what: str, unit: str,
-                  band: tuple[float, float] | None, reference: float | None,
-                  ends: tuple[str, str] | None = None) -> Markup:
+def contour_chart(
+    times_s: Sequence[float],
+    values: Sequence[float | None],
+    *,
+    what: str,
+    unit: str,
+    band: tuple[float, float] | None,
+    reference: float | None,
+    ends: tuple[str, str] | None = None,
+) -> Markup:
     """A measure over the answer (10 points a second) against the trainee's calm band.
 
     ``band`` is the range that still counts as calm, ``reference`` the calm value itself; both
@@ -119,8 +133,11 @@ def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, w
     """
     data = _finite(values)
     if not times_s or not data:
-        return _svg(f"No {what} could be measured in this answer.",
-                    [_text(WIDTH / 2, HEIGHT / 2, f"no {what} measured")], "contour empty")
+        return _svg(
+            f"No {what} could be measured in this answer.",
+            [_text(WIDTH / 2, HEIGHT / 2, f"no {what} measured")],
+            "contour empty",
+        )
     lo, hi = min(data), max(data)
     if band is not None:
         lo, hi = min(lo, band[0]), max(hi, band[1])
@@ -129,8 +146,10 @@ def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, w
     body = []
     if band is not None:
         top, bottom = f.y(band[1]), f.y(band[0])
-        body.append(f'<rect class="calm-band" x="{LEFT}" y="{top:.1f}" width="{WIDTH - LEFT - RIGHT}" '
-                    f'height="{bottom - top:.1f}"/>')
+        body.append(
+            f'<rect class="calm-band" x="{LEFT}" y="{top:.1f}" width="{WIDTH - LEFT - RIGHT}" '
+            f'height="{bottom - top:.1f}"/>'
+        )
         body.append(_text(WIDTH - RIGHT - 4, top + 12, "your calm range", "band-label", "end"))
     if reference is not None:
         y = f.y(reference)
@@ -143,8 +162,10 @@ def contour_chart(times_s: Sequence[float], values: Sequence[float | None], *, w
     if band is None:
         summary = f"no calm baseline to compare with yet (median {_fmt(sorted(data)[len(data) // 2])} {unit})"
     else:
-        summary = (f"{round(100 * above / len(data))} % of the answer above your calm range "
-                   f"({_fmt(band[0])} to {_fmt(band[1])} {unit})")
+        summary = (
+            f"{round(100 * above / len(data))} % of the answer above your calm range "
+            f"({_fmt(band[0])} to {_fmt(band[1])} {unit})"
+        )
     return _svg(f"Your {what} over the answer: {summary}.", body, "contour")
 
 
@@ -155,9 +176,11 @@ def rate_chart(wpm: float | None, band: PaceBand, baseline_wpm: float | None = N
     f = _Frame((60.0, 220.0), (0.0, 1.0))
     y_top, y_bottom = TOP + 18, HEIGHT - BOTTOM - 40
     lo, hi = round(f.x(band.low_wpm), 1), round(f.x(min(band.high_wpm, 220.0)), 1)
-    body = [f'<rect class="calm-band" x="{lo:.1f}" y="{y_top}" width="{hi - lo:.1f}" height="{y_bottom - y_top}"/>',
-            _text((lo + hi) / 2, y_top - 5, "calm enough", "band-label"),
-            f'<line class="axis" x1="{LEFT}" y1="{y_bottom}" x2="{WIDTH - RIGHT}" y2="{y_bottom}"/>']
+    body = [
+        f'<rect class="calm-band" x="{lo:.1f}" y="{y_top}" width="{hi - lo:.1f}" height="{y_bottom - y_top}"/>',
+        _text((lo + hi) / 2, y_top - 5, "calm enough", "band-label"),
+        f'<line class="axis" x1="{LEFT}" y1="{y_bottom}" x2="{WIDTH - RIGHT}" y2="{y_bottom}"/>',
+    ]
     for t in range(60, 221, 20):
         body.append(_text(f.x(t), y_bottom + 16, str(t)))
     body.append(_text(LEFT, y_bottom + 32, "hesitant", "axis-label", "start"))
@@ -171,11 +194,14 @@ def rate_chart(wpm: float | None, band: PaceBand, baseline_wpm: float | None = N
     else:
         x = f.x(min(max(wpm, 60.0), 220.0))
         body.append(f'<circle class="marker" cx="{x:.1f}" cy="{(y_top + y_bottom) / 2:.1f}" r="8"/>')
-        body.append(_text(min(max(x, LEFT + 14), WIDTH - RIGHT - 14), (y_top + y_bottom) / 2 - 12, f"{wpm:.0f}",
-                          "value-label"))
+        body.append(
+            _text(min(max(x, LEFT + 14), WIDTH - RIGHT - 14), (y_top + y_bottom) / 2 - 12, f"{wpm:.0f}", "value-label")
+        )
         verdict = "rushed" if wpm > band.high_wpm else "calm enough"
-        label = (f"Your pace: {wpm:.0f} words per minute, {verdict}; calm enough is {band.low_wpm:.0f} to "
-                 f"{band.high_wpm:.0f}" + (f", your own calm pace {baseline_wpm:.0f}" if baseline_wpm else "") + ".")
+        label = (
+            f"Your pace: {wpm:.0f} words per minute, {verdict}; calm enough is {band.low_wpm:.0f} to "
+            f"{band.high_wpm:.0f}" + (f", your own calm pace {baseline_wpm:.0f}" if baseline_wpm else "") + "."
+        )
     return _svg(label, body, "rate")
 
 
@@ -206,8 +232,9 @@ def progress_chart(points: Sequence[tuple[str, int | None]]) -> Markup:
         body.append(_text(f.x(len(scored) - 1), HEIGHT - BOTTOM + 16, scored[-1][0], anchor="end"))
     body += _polylines(f, range(len(scored)), [s for _, s in scored], "series")
     body += [f'<circle class="marker" cx="{f.x(i):.1f}" cy="{f.y(s):.1f}" r="4"/>' for i, (_, s) in enumerate(scored)]
-    label = (f"Scores of {len(scored)} sessions, oldest first: " + ", ".join(str(s) for _, s in scored)
-             + " (out of 100).")
+    label = (
+        f"Scores of {len(scored)} sessions, oldest first: " + ", ".join(str(s) for _, s in scored) + " (out of 100)."
+    )
     return _svg(label, body, "progress")
 
 
@@ -218,8 +245,13 @@ readable: at least 14 px on the kiosk screen, about 10 px on a 390 px phone."""
 _LANE_LEFT = 78
 
 
-def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band: tuple[float, float],
-                       pace_band_label: str, max_anger: int = 4) -> Markup:
+def conversation_chart(
+    curve: Sequence[int],
+    answers: Sequence[dict],
+    pace_band: tuple[float, float],
+    pace_band_label: str,
+    max_anger: int = 4,
+) -> Markup:
     """One picture of the whole conversation: the customer's anger at the start and after each
     answer, and under it each answer's pace and voice against the calm band, on the same columns.
 
@@ -228,8 +260,13 @@ def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band:
     ``voice_status``. Lanes say "calm", "rushed", "raised" in words; numbers are the markers' labels.
     """
     if not curve:
-        return _svg("No answers yet.", [_text(CONV_WIDTH / 2, 60, "no answers yet")], "conversation empty",
-                    width=CONV_WIDTH, height=120)
+        return _svg(
+            "No answers yet.",
+            [_text(CONV_WIDTH / 2, 60, "no answers yet")],
+            "conversation empty",
+            width=CONV_WIDTH,
+            height=120,
+        )
     height = 340
     columns = max(len(curve) - 1, 1)
     right = 30
@@ -250,8 +287,9 @@ def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band:
         body.append(_text(_LANE_LEFT - 6, ay(a) + 5, name, "lane-label", "end"))
     points = " ".join(f"{x(i):.1f},{ay(a):.1f}" for i, a in enumerate(curve))
     body.append(f'<polyline class="series anger-line" points="{points}"/>')
-    body += [f'<circle class="marker anger-marker" cx="{x(i):.1f}" cy="{ay(a):.1f}" r="6"/>'
-             for i, a in enumerate(curve)]
+    body += [
+        f'<circle class="marker anger-marker" cx="{x(i):.1f}" cy="{ay(a):.1f}" r="6"/>' for i, a in enumerate(curve)
+    ]
 
     # Pace: a lane from slow to rushed with the calm band shaded; each answer's words a minute.
     p_top, p_bottom = 192.0, 240.0
@@ -262,8 +300,10 @@ def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band:
         return p_bottom - (w - p_lo) / (p_hi - p_lo) * (p_bottom - p_top)
 
     body.append(_text(8, p_top - 34, "Your pace (words a minute)", "lane-title", "start"))
-    body.append(f'<rect class="calm-band" x="{_LANE_LEFT}" y="{py(pace_band[1]):.1f}" '
-                f'width="{CONV_WIDTH - 8 - _LANE_LEFT}" height="{py(pace_band[0]) - py(pace_band[1]):.1f}"/>')
+    body.append(
+        f'<rect class="calm-band" x="{_LANE_LEFT}" y="{py(pace_band[1]):.1f}" '
+        f'width="{CONV_WIDTH - 8 - _LANE_LEFT}" height="{py(pace_band[0]) - py(pace_band[1]):.1f}"/>'
+    )
     body.append(_text(_LANE_LEFT - 6, py(p_hi) + 6, "rushed", "lane-label", "end"))
     body.append(_text(_LANE_LEFT - 6, py(sum(pace_band) / 2) + 5, "calm", "lane-label calm-text", "end"))
     body.append(_text(_LANE_LEFT - 6, py(p_lo), "slow", "lane-label", "end"))
@@ -277,13 +317,21 @@ def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band:
     body.append(_text(8, v_top - 20, "Your voice", "lane-title", "start"))
     judged = [a for a in answers if a.get("voice") is not None]
     if judged:
-        body.append(f'<rect class="calm-band" x="{_LANE_LEFT}" y="{vy(1.0):.1f}" '
-                    f'width="{CONV_WIDTH - 8 - _LANE_LEFT}" height="{vy(v_lo) - vy(1.0):.1f}"/>')
+        body.append(
+            f'<rect class="calm-band" x="{_LANE_LEFT}" y="{vy(1.0):.1f}" '
+            f'width="{CONV_WIDTH - 8 - _LANE_LEFT}" height="{vy(v_lo) - vy(1.0):.1f}"/>'
+        )
         body.append(_text(_LANE_LEFT - 6, vy(v_hi) + 6, "raised", "lane-label", "end"))
         body.append(_text(_LANE_LEFT - 6, vy(0.0) + 5, "calm", "lane-label calm-text", "end"))
     else:
-        body.append(_text((_LANE_LEFT + CONV_WIDTH) / 2, (v_top + v_bottom) / 2 + 5,
-                          "not judged: no calm voice recorded", "lane-label"))
+        body.append(
+            _text(
+                (_LANE_LEFT + CONV_WIDTH) / 2,
+                (v_top + v_bottom) / 2 + 5,
+                "not judged: no calm voice recorded",
+                "lane-label",
+            )
+        )
     for i, a in enumerate(answers, start=1):
         if i >= len(curve):
             break
@@ -292,8 +340,15 @@ def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band:
             cls = f"marker status-{escape(a.get('pace_status') or 'unknown')}"
             body.append(f'<circle class="{cls}" cx="{x(i):.1f}" cy="{py(wpm):.1f}" r="7"/>')
             last = i == len(curve) - 1  # above its marker; the last one leans left, off the edge
-            body.append(_text(x(i) + 8 if last else x(i), py(wpm) - 12, f"{wpm:.0f}/min", "value-label",
-                              "end" if last else "middle"))
+            body.append(
+                _text(
+                    x(i) + 8 if last else x(i),
+                    py(wpm) - 12,
+                    f"{wpm:.0f}/min",
+                    "value-label",
+                    "end" if last else "middle",
+                )
+            )
         if a.get("voice") is not None:
             cls = f"marker status-{escape(a.get('voice_status') or 'unknown')}"
             body.append(f'<circle class="{cls}" cx="{x(i):.1f}" cy="{vy(a["voice"]):.1f}" r="7"/>')
@@ -302,9 +357,19 @@ def conversation_chart(curve: Sequence[int], answers: Sequence[dict], pace_band:
         anchor = "start" if i == 0 else ("end" if i == len(curve) - 1 else "middle")
         body.append(_text(x(i) + (12 if anchor == "end" else 0), height - 6, name, "lane-label", anchor))
     paces = [f"{a['wpm']:.0f}" for a in answers if isinstance(a.get("wpm"), (int, float))]
-    label = ("Customer anger, 0 calm to 4 furious: " + ", then ".join(str(a) for a in curve) + ". "
-             + (f"Your pace in words per minute: {', '.join(paces)} ({pace_band_label}). " if paces else "")
-             + ("Your voice: " + ", ".join(
-                 {"pass": "calm", "needs_work": "raised"}.get(a.get("voice_status"), "not judged") for a in answers)
-                + "." if judged else "Your voice was not judged: no calm voice recorded."))
+    label = (
+        "Customer anger, 0 calm to 4 furious: "
+        + ", then ".join(str(a) for a in curve)
+        + ". "
+        + (f"Your pace in words per minute: {', '.join(paces)} ({pace_band_label}). " if paces else "")
+        + (
+            "Your voice: "
+            + ", ".join(
+                {"pass": "calm", "needs_work": "raised"}.get(a.get("voice_status"), "not judged") for a in answers
+            )
+            + "."
+            if judged
+            else "Your voice was not judged: no calm voice recorded."
+        )
+    )
     return _svg(label, body, "conversation", width=CONV_WIDTH, height=height)

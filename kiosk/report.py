@@ -28,11 +28,13 @@ from scenarios.guide import load_guide
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 REPORT_CSS = TEMPLATES_DIR / "report.css"
 
-ENDINGS = {"resolved": "Resolved: the customer accepted your offer",
-           "escalated": "Escalated to a supervisor or security",
-           "walked_out": "The customer walked out",
-           "incomplete": "Interrupted: the kiosk stopped during this session",
-           None: "Stopped before the end"}
+ENDINGS = {
+    "resolved": "Resolved: the customer accepted your offer",
+    "escalated": "Escalated to a supervisor or security",
+    "walked_out": "The customer walked out",
+    "incomplete": "Interrupted: the kiosk stopped during this session",
+    None: "Stopped before the end",
+}
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -74,12 +76,27 @@ def turn_charts(turn: dict, baseline: dict | None) -> dict[str, Markup]:
     f0_band = (f0_ref * 2 ** (-HIGHER_ST / 12), f0_ref * 2 ** (HIGHER_ST / 12)) if f0_ref else None
     level_band = (level_ref - LOUDER_DB, level_ref + LOUDER_DB) if level_ref is not None else None
     return {
-        "pitch": plots.contour_chart(times, d.get("f0_contour_hz") or [], what="pitch", unit="Hz",
-                                     band=f0_band, reference=f0_ref, ends=("lower", "higher")),
-        "level": plots.contour_chart(times, d.get("level_contour_db") or [], what="loudness", unit="dBFS",
-                                     band=level_band, reference=level_ref, ends=("quieter", "louder")),
-        "rate": plots.rate_chart(_number(d.get("wpm")), pace_band(_number((baseline or {}).get("wpm"))),
-                                 _number((baseline or {}).get("wpm"))),
+        "pitch": plots.contour_chart(
+            times,
+            d.get("f0_contour_hz") or [],
+            what="pitch",
+            unit="Hz",
+            band=f0_band,
+            reference=f0_ref,
+            ends=("lower", "higher"),
+        ),
+        "level": plots.contour_chart(
+            times,
+            d.get("level_contour_db") or [],
+            what="loudness",
+            unit="dBFS",
+            band=level_band,
+            reference=level_ref,
+            ends=("quieter", "louder"),
+        ),
+        "rate": plots.rate_chart(
+            _number(d.get("wpm")), pace_band(_number((baseline or {}).get("wpm"))), _number((baseline or {}).get("wpm"))
+        ),
     }
 
 
@@ -90,9 +107,11 @@ def voice_rise(delivery: dict) -> float | None:
     v = (delivery.get("lower_voice") or {}).get("status")
     if v not in ("pass", "needs_work"):
         return None
-    parts = [delivery.get(k) / limit for k, limit in (("f0_delta_st", HIGHER_ST), ("level_delta_db", LOUDER_DB),
-                                                       ("balance_delta_db", EFFORT_DB))
-             if _number(delivery.get(k)) is not None]
+    parts = [
+        delivery.get(k) / limit
+        for k, limit in (("f0_delta_st", HIGHER_ST), ("level_delta_db", LOUDER_DB), ("balance_delta_db", EFFORT_DB))
+        if _number(delivery.get(k)) is not None
+    ]
     rise = max(parts) if parts else 0.0
     # A trend or an overloaded microphone also fails the verdict: the marker must be above the band.
     return max(rise, 1.3) if v == "needs_work" else min(rise, 1.0)
@@ -107,8 +126,14 @@ def conversation_chart(session: dict) -> Markup:
     answers = []
     for turn in session.get("turns") or []:
         d = turn.get("delivery") or {}
-        answers.append({"wpm": _number(d.get("wpm")), "pace_status": (d.get("speak_slowly") or {}).get("status"),
-                        "voice": voice_rise(d), "voice_status": (d.get("lower_voice") or {}).get("status")})
+        answers.append(
+            {
+                "wpm": _number(d.get("wpm")),
+                "pace_status": (d.get("speak_slowly") or {}).get("status"),
+                "voice": voice_rise(d),
+                "voice_status": (d.get("lower_voice") or {}).get("status"),
+            }
+        )
     return plots.conversation_chart(session.get("anger_curve") or [], answers, band, label)
 
 
@@ -132,11 +157,23 @@ def _fmt(value: object, unit: str = "", nd: int = 1) -> str:
 def environment(*extra_dirs: Path) -> Environment:
     """Jinja2 with autoescaping on everything; unknown fields render empty rather than crash
     (other engineers add fields to the results while the reports stay put)."""
-    env = Environment(loader=FileSystemLoader([*map(str, extra_dirs), str(TEMPLATES_DIR)]),
-                      autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=ChainableUndefined)
-    env.globals.update(turn_charts=turn_charts, anger_chart=plots.anger_chart,
-                       progress_chart=plots.progress_chart, guide=load_guide(), endings=ENDINGS,
-                       fmt=_fmt, conversation_chart=conversation_chart, plain=plain)
+    env = Environment(
+        loader=FileSystemLoader([*map(str, extra_dirs), str(TEMPLATES_DIR)]),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=ChainableUndefined,
+    )
+    env.globals.update(
+        turn_charts=turn_charts,
+        anger_chart=plots.anger_chart,
+        progress_chart=plots.progress_chart,
+        guide=load_guide(),
+        endings=ENDINGS,
+        fmt=_fmt,
+        conversation_chart=conversation_chart,
+        plain=plain,
+    )
     env.filters["words"] = lambda s: str(s).replace("_", " ")
     env.filters["markdown"] = plain.markdown
     env.filters["reason"] = plain.reason
@@ -151,24 +188,31 @@ def render_session_html(session: dict, audio: dict | None = None, model_answer: 
     trainer's kept recordings). ``model_answer`` is the scenario's model answer in words, shown
     beside its play button because a noisy shop floor may not hear it.
     """
-    return Markup(environment().get_template("_session.html").render(
-        s=session, audio=audio or {}, model_answer=model_answer))
+    return Markup(
+        environment().get_template("_session.html").render(s=session, audio=audio or {}, model_answer=model_answer)
+    )
 
 
 def render_page_html(title: str, body: Markup) -> str:
     """A standalone page: styles inlined, nothing fetched, so it opens offline from any folder."""
-    return environment().get_template("report_page.html").render(
-        title=title, body=body, css=Markup(REPORT_CSS.read_text(encoding="utf-8")))
+    return (
+        environment()
+        .get_template("report_page.html")
+        .render(title=title, body=body, css=Markup(REPORT_CSS.read_text(encoding="utf-8")))
+    )
 
 
 def render_markdown(session: SessionResult | dict, level: int = 1) -> str:
     s = session_dict(session)
     h = "#" * level
-    out = [f"{h} Practice report: {s.get('scenario_title', '')}", "",
-           f"- Scenario: `{s.get('scenario_id', '')}`",
-           f"- Ending: **{s.get('ending') or 'stopped early'}**",
-           f"- Score: **{s.get('score', 0)}/100** (the whole conversation)",
-           f"- Customer anger: {' → '.join(str(a) for a in s.get('anger_curve', []))} (0 calm, 4 furious)"]
+    out = [
+        f"{h} Practice report: {s.get('scenario_title', '')}",
+        "",
+        f"- Scenario: `{s.get('scenario_id', '')}`",
+        f"- Ending: **{s.get('ending') or 'stopped early'}**",
+        f"- Score: **{s.get('score', 0)}/100** (the whole conversation)",
+        f"- Customer anger: {' → '.join(str(a) for a in s.get('anger_curve', []))} (0 calm, 4 furious)",
+    ]
     if s.get("trainee"):
         out.insert(2, f"- Trainee: {s['trainee'].get('name', '')}")
     if s.get("started_at"):
@@ -209,13 +253,17 @@ def _scorecard_markdown(card: dict, h: str) -> list[str]:
         if not g.get("called_for"):
             continue
         if g.get("met"):
-            out.append(f"- ✔ {g.get('name')}: answer {g.get('turn', 0) + 1}, “{g.get('quote', '')}” "
-                       f"({g.get('points', 0):g}/{g.get('max_points', 0):g})")
+            out.append(
+                f"- ✔ {g.get('name')}: answer {g.get('turn', 0) + 1}, “{g.get('quote', '')}” "
+                f"({g.get('points', 0):g}/{g.get('max_points', 0):g})"
+            )
         else:
             out.append(f"- ✘ {g.get('name')}: not yet (0/{g.get('max_points', 0):g})")
     for p in card.get("penalties", []):
-        out.append(f"- ⚠ {plain.item_name(p.get('id', ''))}: answer {p.get('turn', 0) + 1}, "
-                   f"“{p.get('quote', '')}” (−{p.get('points', 0):g})")
+        out.append(
+            f"- ⚠ {plain.item_name(p.get('id', ''))}: answer {p.get('turn', 0) + 1}, "
+            f"“{p.get('quote', '')}” (−{p.get('points', 0):g})"
+        )
     return out
 
 
@@ -234,15 +282,22 @@ def _card_markdown(card: dict) -> list[str]:
 def _turn_markdown(turn: dict, h: str) -> list[str]:
     d = turn.get("delivery") or {}
     customer = turn.get("customer") or {}
-    out = ["", f"{h}# Turn {turn.get('index', 0) + 1}", "",
-           f"**Customer** (anger {customer.get('anger', '?')}): {customer.get('text', '')}", "",
-           f"**You**: {(turn.get('transcript') or {}).get('text', '')}", "",
-           "| measure | value |", "| --- | --- |",
-           f"| speaking rate | {_fmt(d.get('wpm'), ' wpm')} |",
-           f"| median pitch | {_fmt(d.get('median_f0_hz'), ' Hz')} |",
-           f"| level | {_fmt(d.get('level_db'), ' dBFS')} |",
-           f"| pauses | {d.get('pause_count', 0)} ({_fmt(d.get('pause_total_s'), ' s')}) |",
-           f"| fillers | {', '.join(d.get('fillers') or []) or 'none'} |"]
+    out = [
+        "",
+        f"{h}# Turn {turn.get('index', 0) + 1}",
+        "",
+        f"**Customer** (anger {customer.get('anger', '?')}): {customer.get('text', '')}",
+        "",
+        f"**You**: {(turn.get('transcript') or {}).get('text', '')}",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| speaking rate | {_fmt(d.get('wpm'), ' wpm')} |",
+        f"| median pitch | {_fmt(d.get('median_f0_hz'), ' Hz')} |",
+        f"| level | {_fmt(d.get('level_db'), ' dBFS')} |",
+        f"| pauses | {d.get('pause_count', 0)} ({_fmt(d.get('pause_total_s'), ' s')}) |",
+        f"| fillers | {', '.join(d.get('fillers') or []) or 'none'} |",
+    ]
     out.append(f"| pace | {plain.pace(d)} |")
     out.append(f"| voice | {plain.voice(d)} |")
     if turn.get("card"):
@@ -259,6 +314,8 @@ def write_reports(result: SessionResult, out_dir: Path, baseline: Baseline | Non
     data = session_dict(result, baseline)
     json_path = write_text_atomic(out_dir / "report.json", json.dumps(result.to_dict(), indent=2) + "\n")
     md_path = write_text_atomic(out_dir / "report.md", render_markdown(data))
-    write_text_atomic(out_dir / "report.html", render_page_html(
-        f"Practice report: {data.get('scenario_title', '')}", render_session_html(data)))
+    write_text_atomic(
+        out_dir / "report.html",
+        render_page_html(f"Practice report: {data.get('scenario_title', '')}", render_session_html(data)),
+    )
     return json_path, md_path

@@ -47,8 +47,10 @@ _MODEL_ANSWERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-ans
 _model_answer_cache: dict[tuple[str, str], ContentResult] = {}
 _model_answer_lock = threading.Lock()
 
-CALIBRATION_TEXT = ("Good morning. I would like to check the opening hours of the store on "
-                    "Saturday, and whether there is parking nearby.")
+CALIBRATION_TEXT = (
+    "Good morning. I would like to check the opening hours of the store on "
+    "Saturday, and whether there is parking nearby."
+)
 """Read once, calmly, to measure the trainee's own baseline pitch, level and pace."""
 
 
@@ -87,8 +89,7 @@ class Engines:
     rubric: Rubric
 
     @classmethod
-    def load(cls, model: str | None = None, tts_cache: str | Path | None = None,
-             tts_engine: str = "espeak") -> Engines:
+    def load(cls, model: str | None = None, tts_cache: str | Path | None = None, tts_engine: str = "espeak") -> Engines:
         """``tts_engine`` is the customer's voice (audio.tts.ENGINES); "piper" without the
         neural voice installed falls back to espeak-ng (``synthesizer.fallback_reason``)."""
         limit_malloc_arenas()
@@ -118,8 +119,9 @@ def _warm_scoring(rubric: Rubric) -> None:
     which offer_fit compares each offer with (about a hundred sentences: seconds the first time
     on a machine, then read from the encoder's disk cache)."""
     score_content(Transcript.from_words([Word("Hello.", 0.0, 0.5, 1.0)], 0.5), rubric)
-    warm_remedies(t for s in load_library().scenarios.values()
-                  for t in (*s.resolution.remedies, *s.resolution.not_remedies))
+    warm_remedies(
+        t for s in load_library().scenarios.values() for t in (*s.resolution.remedies, *s.resolution.not_remedies)
+    )
 
 
 def presynthesize_openings(engines: Engines, scenarios: list[Scenario]) -> None:
@@ -130,7 +132,8 @@ def presynthesize_openings(engines: Engines, scenarios: list[Scenario]) -> None:
         try:
             engines.synthesizer.synthesize_to_file(
                 scenario.line("opening"),
-                engines.synthesizer.voice_for(scenario.persona.voice).with_anger(scenario.persona.anger))
+                engines.synthesizer.voice_for(scenario.persona.voice).with_anger(scenario.persona.anger),
+            )
         except Exception as exc:  # noqa: BLE001 - synthesized again on demand
             log.warning("could not pre-synthesize %s: %s", scenario.id, exc)
 
@@ -162,10 +165,16 @@ class TurnRecord:
     """The conversation's score once this answer was judged."""
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "customer": asdict(self.customer), "outcome": self.outcome,
-                **self.analysis.to_dict(), "reaction": self.reaction.to_dict(),
-                "processing_s": round(self.processing_s, 3), "card": self.card.to_dict(),
-                "score_after": self.score_after}
+        return {
+            "index": self.index,
+            "customer": asdict(self.customer),
+            "outcome": self.outcome,
+            **self.analysis.to_dict(),
+            "reaction": self.reaction.to_dict(),
+            "processing_s": round(self.processing_s, 3),
+            "card": self.card.to_dict(),
+            "score_after": self.score_after,
+        }
 
 
 @dataclass(frozen=True)
@@ -191,19 +200,33 @@ class SessionResult:
 
     def to_dict(self) -> dict:
         card = self.scorecard
-        return {"scenario_id": self.scenario_id, "scenario_title": self.scenario_title,
-                "ending": self.ending, "score": card.score, "anger_curve": list(self.anger_curve),
-                "scorecard": {"score": card.score,
-                              "items": [asdict(i) for i in card.items],
-                              "penalties": [asdict(p) for p in card.penalties],
-                              "goals": [asdict(g) for g in card.goals]},
-                "tips": [t.to_dict() for t in self.tips], "model_answer": self.model_answer,
-                "turns": [t.to_dict() for t in self.turns]}
+        return {
+            "scenario_id": self.scenario_id,
+            "scenario_title": self.scenario_title,
+            "ending": self.ending,
+            "score": card.score,
+            "anger_curve": list(self.anger_curve),
+            "scorecard": {
+                "score": card.score,
+                "items": [asdict(i) for i in card.items],
+                "penalties": [asdict(p) for p in card.penalties],
+                "goals": [asdict(g) for g in card.goals],
+            },
+            "tips": [t.to_dict() for t in self.tips],
+            "model_answer": self.model_answer,
+            "turns": [t.to_dict() for t in self.turns],
+        }
 
 
-def analyze_answer(clip: Clip, engines: Engines, context: ScoringContext = ScoringContext(),
-                   baseline: Baseline | None = None, transcript: Transcript | None = None,
-                   customer: CustomerVoice | None = None, signal: Signal | None = None) -> TurnAnalysis:
+def analyze_answer(
+    clip: Clip,
+    engines: Engines,
+    context: ScoringContext = ScoringContext(),
+    baseline: Baseline | None = None,
+    transcript: Transcript | None = None,
+    customer: CustomerVoice | None = None,
+    signal: Signal | None = None,
+) -> TurnAnalysis:
     """Transcribe and analyse one answer clip (the whole clip: trim it first if needed).
 
     ``transcript`` is the clip's transcript when streaming already made it, ``signal`` its
@@ -293,8 +316,9 @@ class PracticeSession:
         sentence vectors of all but the last sentences are ready when the answer ends.
         """
         self._answered = threading.Event()
-        self.presynthesis = threading.Thread(target=self._presynthesize, args=(self._answered,),
-                                             name="presynth", daemon=True)
+        self.presynthesis = threading.Thread(
+            target=self._presynthesize, args=(self._answered,), name="presynth", daemon=True
+        )
         self.presynthesis.start()
         stream = AnswerStream(StreamingTranscriber(self.engines.transcriber, on_words=self._prescore), config)
         start_worker(stream.decoder)
@@ -303,18 +327,23 @@ class PracticeSession:
     def _prescore(self, words: list[Word]) -> None:
         """Score the answer so far and drop the result: what is kept is the sentence vectors
         the embedding model remembers (analysis.semantic), the slow part of scoring."""
-        score_answer(Transcript.from_words(words, words[-1].end_s), self.engines.rubric,
-                     self.scenario.scoring_context())
+        score_answer(
+            Transcript.from_words(words, words[-1].end_s), self.engines.rubric, self.scenario.scoring_context()
+        )
 
     def likely_lines(self) -> list[tuple[str, int]]:
         """(text, anger) of every line the customer could say after the next answer, nearest
         anger first: anger moves at most customer.MAX_STEP per answer."""
         said = self.state.said
-        texts = list(dict.fromkeys(self.scenario.say(kind, said.count(kind)) for kind in LINE_KINDS
-                                   if kind != "opening"))
-        angers = sorted(range(max(0, self.state.anger - customer.MAX_STEP),
-                              min(MAX_ANGER, self.state.anger + customer.MAX_STEP) + 1),
-                        key=lambda a: abs(a - self.state.anger))
+        texts = list(
+            dict.fromkeys(self.scenario.say(kind, said.count(kind)) for kind in LINE_KINDS if kind != "opening")
+        )
+        angers = sorted(
+            range(
+                max(0, self.state.anger - customer.MAX_STEP), min(MAX_ANGER, self.state.anger + customer.MAX_STEP) + 1
+            ),
+            key=lambda a: abs(a - self.state.anger),
+        )
         return [(text, anger) for anger in angers for text in texts]
 
     def _presynthesize(self, answered: threading.Event) -> None:
@@ -326,8 +355,9 @@ class PracticeSession:
         except Exception:  # a cache miss later is slower, not wrong: never break the turn for it
             log.exception("pre-synthesis of the customer's next lines failed")
 
-    def answer(self, recording: Recording, customer_end_s: float | None = None,
-               stream: AnswerStream | None = None) -> TurnRecord:
+    def answer(
+        self, recording: Recording, customer_end_s: float | None = None, stream: AnswerStream | None = None
+    ) -> TurnRecord:
         """Judge one recorded answer and let the customer react.
 
         ``customer_end_s`` is when the customer stopped talking on the recording's clock (for
@@ -347,12 +377,12 @@ class PracticeSession:
                 stream.close()
             raise AnswerError("I didn't hear anything: please answer the customer out loud")
         offset = max(0.0, recording.speech_start_s - 0.1)
-        context = self.scenario.scoring_context(
-            None if customer_end_s is None else customer_end_s - offset)
+        context = self.scenario.scoring_context(None if customer_end_s is None else customer_end_s - offset)
         signal = _SIGNAL_MEASURES.submit(measure_signal, clip)  # needs no words: start it now
         transcript = stream.finish(recording) if stream is not None else None
-        analysis = analyze_answer(clip, self.engines, context, self.baseline, transcript,
-                                  self._line_voice.result(), signal.result())
+        analysis = analyze_answer(
+            clip, self.engines, context, self.baseline, transcript, self._line_voice.result(), signal.result()
+        )
         return self.react(analysis, recording.outcome.value, t0)
 
     def react(self, analysis: TurnAnalysis, outcome: str = "typed", t0: float | None = None) -> TurnRecord:
@@ -365,13 +395,20 @@ class PracticeSession:
         self.state, reaction = customer.react(self.scenario, self.state, analysis)
         self.current_line = self._voice_line(reaction.line, reaction.kind, reaction.anger_after)
         self._line_voice = self._measure_line()
-        card = self.scorecard([*(t.analysis for t in self.turns), analysis],
-                              [*(t.card.stage for t in self.turns), stage])
-        record = TurnRecord(len(self.turns), answered, outcome, analysis, reaction, time.monotonic() - t0,
-                            card.turns[-1], card.score)
+        card = self.scorecard(
+            [*(t.analysis for t in self.turns), analysis], [*(t.card.stage for t in self.turns), stage]
+        )
+        record = TurnRecord(
+            len(self.turns), answered, outcome, analysis, reaction, time.monotonic() - t0, card.turns[-1], card.score
+        )
         self.turns.append(record)
-        log.info("turn %d: conversation scores %d, anger %d -> %d", record.index, card.score,
-                 reaction.anger_before, reaction.anger_after)
+        log.info(
+            "turn %d: conversation scores %d, anger %d -> %d",
+            record.index,
+            card.score,
+            reaction.anger_before,
+            reaction.anger_after,
+        )
         return record
 
     def scorecard(self, analyses: list[TurnAnalysis] | None = None, stages: list[str] | None = None) -> Scorecard:
@@ -381,8 +418,9 @@ class PracticeSession:
             analyses, stages = [t.analysis for t in self.turns], [t.card.stage for t in self.turns]
         goals = self.rules.goals
         called_for = called_for_goals(goals, self._model_answer.result(), self.scenario.safety)
-        return build_scorecard(analyses, stages, goals, called_for, frozenset(self.scenario.focus),
-                               self.rules.delivery_points)
+        return build_scorecard(
+            analyses, stages, goals, called_for, frozenset(self.scenario.focus), self.rules.delivery_points
+        )
 
     def examples(self) -> dict[str, str]:
         """Goal id -> the words of this scenario's model answer that meet it."""
@@ -410,7 +448,14 @@ class PracticeSession:
     def result(self) -> SessionResult:
         curve = (self.scenario.persona.anger, *(t.reaction.anger_after for t in self.turns))
         card = self.scorecard()
-        tips = make_tips([t.analysis for t in self.turns], card, self.engines.rubric, self.rules.goals,
-                         self.examples())
-        return SessionResult(self.scenario.id, self.scenario.title, tuple(self.turns), curve,
-                             self.state.ending, card, tips, self.scenario.model_answer)
+        tips = make_tips([t.analysis for t in self.turns], card, self.engines.rubric, self.rules.goals, self.examples())
+        return SessionResult(
+            self.scenario.id,
+            self.scenario.title,
+            tuple(self.turns),
+            curve,
+            self.state.ending,
+            card,
+            tips,
+            self.scenario.model_answer,
+        )

@@ -87,6 +87,7 @@ _NAMES = {f.name for f in fields(Settings)} - {"settings_file"}
 
 def _coerce(name: str, value: object, origin: str) -> object:
     """Turn a TOML or environment value into the field's type, or say what is wrong."""
+
     def bad(what: str) -> SettingsError:
         return SettingsError(f"{origin}: {name} must be {what} (got {value!r})")
 
@@ -196,4 +197,3 @@ def write_setting(path: Path, name: str, value: str) -> Path:
     os.chmod(tmp, 0o600)  # the PIN hash is not for every user of the machine
     os.replace(tmp, path)
     return path
-

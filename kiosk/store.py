@@ -124,8 +124,7 @@ def json_safe(value):
 
 def _trainee(row) -> Trainee:
     baseline = Baseline.from_dict(row.baseline) if row.baseline else None
-    return Trainee(row.id, row.name, _utc(row.created_at), _utc(row.last_seen_at), baseline,
-                   bool(row.keep_audio))
+    return Trainee(row.id, row.name, _utc(row.created_at), _utc(row.last_seen_at), baseline, bool(row.keep_audio))
 
 
 def _remove_files(paths: list[str | None]) -> int:
@@ -148,12 +147,20 @@ def _insert_turn(c, session_id: int, turn: dict, audio_path: str | None) -> None
     reaction = data.get("reaction", {})
     # A turn has no score of its own: it stores the conversation's score once it was judged.
     score = int(data.get("score_after", data.get("content", {}).get("score", 0)))
-    c.execute(turns.insert().values(
-        session_id=session_id, idx=int(data["index"]), created_at=_now(),
-        customer_text=data.get("customer", {}).get("text", ""),
-        transcript=data.get("transcript", {}).get("text", ""),
-        score=score, anger_before=int(reaction.get("anger_before", 0)),
-        anger_after=int(reaction.get("anger_after", 0)), data=data, audio_path=audio_path))
+    c.execute(
+        turns.insert().values(
+            session_id=session_id,
+            idx=int(data["index"]),
+            created_at=_now(),
+            customer_text=data.get("customer", {}).get("text", ""),
+            transcript=data.get("transcript", {}).get("text", ""),
+            score=score,
+            anger_before=int(reaction.get("anger_before", 0)),
+            anger_after=int(reaction.get("anger_after", 0)),
+            data=data,
+            audio_path=audio_path,
+        )
+    )
     # The conversation's score so far keeps an unfinished session (kiosk left mid-way) in the history.
     c.execute(update(sessions).where(sessions.c.id == session_id).values(score=score))
 
@@ -192,7 +199,6 @@ class Store:
         except OperationalError as exc:
             raise unavailable(exc) from exc
 
-
     @property
     def schema_version(self) -> int:
         with self._read() as c:
@@ -223,17 +229,22 @@ class Store:
                 return _trainee(row), False
         try:
             with self._write() as c:
-                new_id = c.execute(trainees.insert().values(
-                    name=name, name_key=name_key(name), created_at=now, last_seen_at=now,
-                    keep_audio=keep_audio)).inserted_primary_key[0]
+                new_id = c.execute(
+                    trainees.insert().values(
+                        name=name, name_key=name_key(name), created_at=now, last_seen_at=now, keep_audio=keep_audio
+                    )
+                ).inserted_primary_key[0]
         except IntegrityError:  # another kiosk of the chain created the same name just now
             return self.find_or_create_trainee(name, keep_audio)
         return self.trainee(new_id), True
 
     def set_baseline(self, trainee_id: int, baseline: Baseline) -> None:
         with self._write() as c:
-            c.execute(update(trainees).where(trainees.c.id == trainee_id).values(
-                baseline=json_safe(baseline.to_dict()), baseline_at=_now()))
+            c.execute(
+                update(trainees)
+                .where(trainees.c.id == trainee_id)
+                .values(baseline=json_safe(baseline.to_dict()), baseline_at=_now())
+            )
 
     def set_keep_audio(self, trainee_id: int, keep: bool) -> None:
         with self._write() as c:
@@ -251,27 +262,53 @@ class Store:
         return _remove_files(paths)
 
     def roster(self) -> list[RosterRow]:
-        per = (select(sessions.c.trainee_id, func.count(sessions.c.id).label("n"),
-                      func.avg(sessions.c.score).label("mean"), func.max(sessions.c.started_at).label("last"))
-               .where(sessions.c.score.is_not(None)).group_by(sessions.c.trainee_id).subquery())
-        query = (select(trainees, per.c.n, per.c.mean, per.c.last)
-                 .outerjoin(per, per.c.trainee_id == trainees.c.id).order_by(trainees.c.name_key))
+        per = (
+            select(
+                sessions.c.trainee_id,
+                func.count(sessions.c.id).label("n"),
+                func.avg(sessions.c.score).label("mean"),
+                func.max(sessions.c.started_at).label("last"),
+            )
+            .where(sessions.c.score.is_not(None))
+            .group_by(sessions.c.trainee_id)
+            .subquery()
+        )
+        query = (
+            select(trainees, per.c.n, per.c.mean, per.c.last)
+            .outerjoin(per, per.c.trainee_id == trainees.c.id)
+            .order_by(trainees.c.name_key)
+        )
         with self._read() as c:
-            return [RosterRow(_trainee(r), r.n or 0, None if r.mean is None else round(float(r.mean), 1),
-                              _utc(r.last)) for r in c.execute(query)]
+            return [
+                RosterRow(_trainee(r), r.n or 0, None if r.mean is None else round(float(r.mean), 1), _utc(r.last))
+                for r in c.execute(query)
+            ]
 
     # Sessions and turns
 
-    def start_session(self, trainee_id: int, scenario_id: str, scenario_title: str,
-                      baseline: Baseline | None = None, round_id: int | None = None,
-                      first_turn: dict | None = None, audio_path: str | None = None) -> int:
+    def start_session(
+        self,
+        trainee_id: int,
+        scenario_id: str,
+        scenario_title: str,
+        baseline: Baseline | None = None,
+        round_id: int | None = None,
+        first_turn: dict | None = None,
+        audio_path: str | None = None,
+    ) -> int:
         """A new session; with ``first_turn`` the session and its first answer are one transaction,
         so a write that fails half-way never leaves an empty session in the history."""
         with self._write() as c:
-            session_id = c.execute(sessions.insert().values(
-                trainee_id=trainee_id, round_id=round_id, scenario_id=scenario_id,
-                scenario_title=scenario_title, started_at=_now(),
-                baseline=json_safe(baseline.to_dict()) if baseline else None)).inserted_primary_key[0]
+            session_id = c.execute(
+                sessions.insert().values(
+                    trainee_id=trainee_id,
+                    round_id=round_id,
+                    scenario_id=scenario_id,
+                    scenario_title=scenario_title,
+                    started_at=_now(),
+                    baseline=json_safe(baseline.to_dict()) if baseline else None,
+                )
+            ).inserted_primary_key[0]
             if first_turn is not None:
                 _insert_turn(c, session_id, first_turn, audio_path)
         return session_id
@@ -286,10 +323,18 @@ class Store:
         scorecard)."""
         result = json_safe(result)
         with self._write() as c:
-            c.execute(update(sessions).where(sessions.c.id == session_id).values(
-                finished_at=_now(), ending=result.get("ending"), score=result.get("score"),
-                anger_curve=result.get("anger_curve"), tips=result.get("tips"),
-                scorecard=result.get("scorecard")))
+            c.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(
+                    finished_at=_now(),
+                    ending=result.get("ending"),
+                    score=result.get("score"),
+                    anger_curve=result.get("anger_curve"),
+                    tips=result.get("tips"),
+                    scorecard=result.get("scorecard"),
+                )
+            )
 
     def close_interrupted(self, idle_before: datetime) -> int:
         """Mark sessions left unfinished by a kiosk that stopped (killed, power cut) as "incomplete".
@@ -299,100 +344,170 @@ class Store:
         were; a session row with no turn at all (the kiosk stopped between creating it and storing
         its first answer) holds nothing and is removed. Returns the sessions marked.
         """
-        last_turn = (select(func.max(turns.c.created_at)).where(turns.c.session_id == sessions.c.id)
-                     .scalar_subquery())
+        last_turn = select(func.max(turns.c.created_at)).where(turns.c.session_id == sessions.c.id).scalar_subquery()
         activity = func.coalesce(last_turn, sessions.c.started_at)
         open_ = sessions.c.finished_at.is_(None) & (activity < idle_before)
         has_turns = select(turns.c.id).where(turns.c.session_id == sessions.c.id).exists()
         with self._write() as c:
             c.execute(delete(sessions).where(open_ & ~has_turns))
-            marked = c.execute(update(sessions).where(open_).values(
-                ending=INCOMPLETE, finished_at=activity)).rowcount
+            marked = c.execute(update(sessions).where(open_).values(ending=INCOMPLETE, finished_at=activity)).rowcount
         if marked:
             log.warning("marked %d interrupted sessions as incomplete", marked)
         return marked
 
-    def sessions(self, trainee_id: int | None = None, round_id: int | None = None,
-                 newest_first: bool = True) -> list[SessionSummary]:
-        n_turns = (select(turns.c.session_id, func.count().label("n"), func.max(turns.c.idx).label("last"))
-                   .group_by(turns.c.session_id).subquery())
+    def sessions(
+        self, trainee_id: int | None = None, round_id: int | None = None, newest_first: bool = True
+    ) -> list[SessionSummary]:
+        n_turns = (
+            select(turns.c.session_id, func.count().label("n"), func.max(turns.c.idx).label("last"))
+            .group_by(turns.c.session_id)
+            .subquery()
+        )
         last_turn = turns.alias("last_turn")
-        query = (select(sessions, trainees.c.name, n_turns.c.n, last_turn.c.anger_after)
-                 .join(trainees, trainees.c.id == sessions.c.trainee_id)
-                 .outerjoin(n_turns, n_turns.c.session_id == sessions.c.id)
-                 .outerjoin(last_turn, (last_turn.c.session_id == sessions.c.id)
-                            & (last_turn.c.idx == n_turns.c.last)))
+        query = (
+            select(sessions, trainees.c.name, n_turns.c.n, last_turn.c.anger_after)
+            .join(trainees, trainees.c.id == sessions.c.trainee_id)
+            .outerjoin(n_turns, n_turns.c.session_id == sessions.c.id)
+            .outerjoin(last_turn, (last_turn.c.session_id == sessions.c.id) & (last_turn.c.idx == n_turns.c.last))
+        )
         if trainee_id is not None:
             query = query.where(sessions.c.trainee_id == trainee_id)
         if round_id is not None:
             query = query.where(sessions.c.round_id == round_id)
         order = sessions.c.started_at.desc() if newest_first else sessions.c.started_at
         with self._read() as c:
-            return [SessionSummary(r.id, r.trainee_id, r.name, r.scenario_id, r.scenario_title,
-                                   _utc(r.started_at), r.ending, r.score, r.n or 0, r.anger_after, r.round_id)
-                    for r in c.execute(query.order_by(order, sessions.c.id))]
+            return [
+                SessionSummary(
+                    r.id,
+                    r.trainee_id,
+                    r.name,
+                    r.scenario_id,
+                    r.scenario_title,
+                    _utc(r.started_at),
+                    r.ending,
+                    r.score,
+                    r.n or 0,
+                    r.anger_after,
+                    r.round_id,
+                )
+                for r in c.execute(query.order_by(order, sessions.c.id))
+            ]
 
     def session_report(self, session_id: int) -> dict:
         """A stored session in the shape of ``SessionResult.to_dict()``, plus who and when."""
         with self._read() as c:
-            s = c.execute(select(sessions, trainees.c.name).join(
-                trainees, trainees.c.id == sessions.c.trainee_id).where(sessions.c.id == session_id)).first()
+            s = c.execute(
+                select(sessions, trainees.c.name)
+                .join(trainees, trainees.c.id == sessions.c.trainee_id)
+                .where(sessions.c.id == session_id)
+            ).first()
             if s is None:
                 raise KeyError(session_id)
-            stored = c.execute(select(turns.c.data, turns.c.audio_path).where(turns.c.session_id == session_id)
-                               .order_by(turns.c.idx)).all()
+            stored = c.execute(
+                select(turns.c.data, turns.c.audio_path).where(turns.c.session_id == session_id).order_by(turns.c.idx)
+            ).all()
         turn_data = [{**row.data, "audio_kept": row.audio_path is not None} for row in stored]
         curve = s.anger_curve
         if curve is None and turn_data:  # left before the end: rebuild the curve from the turns
             curve = [turn_data[0]["reaction"]["anger_before"], *(t["reaction"]["anger_after"] for t in turn_data)]
-        return {"id": s.id, "trainee": {"id": s.trainee_id, "name": s.name},
-                "started_at": _utc(s.started_at).isoformat(timespec="seconds"), "round_id": s.round_id,
-                "scenario_id": s.scenario_id, "scenario_title": s.scenario_title, "ending": s.ending,
-                "score": s.score or 0, "anger_curve": curve or [], "tips": s.tips or [],
-                "scorecard": s.scorecard, "baseline": s.baseline, "turns": turn_data}
+        return {
+            "id": s.id,
+            "trainee": {"id": s.trainee_id, "name": s.name},
+            "started_at": _utc(s.started_at).isoformat(timespec="seconds"),
+            "round_id": s.round_id,
+            "scenario_id": s.scenario_id,
+            "scenario_title": s.scenario_title,
+            "ending": s.ending,
+            "score": s.score or 0,
+            "anger_curve": curve or [],
+            "tips": s.tips or [],
+            "scorecard": s.scorecard,
+            "baseline": s.baseline,
+            "turns": turn_data,
+        }
 
     def turn_audio(self, session_id: int, index: int) -> str | None:
         """Where the kept recording of one answer is (0-based ``index``), or None when the trainee
         did not opt in or there is no such answer: trainer pages play it from here."""
         with self._read() as c:
-            return c.execute(select(turns.c.audio_path).where(
-                (turns.c.session_id == session_id) & (turns.c.idx == index))).scalar()
+            return c.execute(
+                select(turns.c.audio_path).where((turns.c.session_id == session_id) & (turns.c.idx == index))
+            ).scalar()
 
     def scenario_stats(self) -> list[ScenarioStats]:
-        query = (select(sessions.c.scenario_id, func.max(sessions.c.scenario_title).label("title"),
-                        func.count(sessions.c.id).label("n"),
-                        func.count(sessions.c.trainee_id.distinct()).label("people"),
-                        func.avg(sessions.c.score).label("mean"),
-                        func.count(sessions.c.id).filter(sessions.c.ending == "resolved").label("resolved"))
-                 .where(sessions.c.score.is_not(None))
-                 .group_by(sessions.c.scenario_id).order_by(sessions.c.scenario_id))
+        query = (
+            select(
+                sessions.c.scenario_id,
+                func.max(sessions.c.scenario_title).label("title"),
+                func.count(sessions.c.id).label("n"),
+                func.count(sessions.c.trainee_id.distinct()).label("people"),
+                func.avg(sessions.c.score).label("mean"),
+                func.count(sessions.c.id).filter(sessions.c.ending == "resolved").label("resolved"),
+            )
+            .where(sessions.c.score.is_not(None))
+            .group_by(sessions.c.scenario_id)
+            .order_by(sessions.c.scenario_id)
+        )
         with self._read() as c:
-            return [ScenarioStats(r.scenario_id, r.title, r.n, r.people,
-                                  None if r.mean is None else round(float(r.mean), 1), r.resolved)
-                    for r in c.execute(query)]
+            return [
+                ScenarioStats(
+                    r.scenario_id,
+                    r.title,
+                    r.n,
+                    r.people,
+                    None if r.mean is None else round(float(r.mean), 1),
+                    r.resolved,
+                )
+                for r in c.execute(query)
+            ]
 
     def create_round(self, scenario_id: str, scenario_title: str) -> int:
         with self._write() as c:
-            return c.execute(rounds.insert().values(scenario_id=scenario_id, scenario_title=scenario_title,
-                                                    created_at=_now())).inserted_primary_key[0]
+            return c.execute(
+                rounds.insert().values(scenario_id=scenario_id, scenario_title=scenario_title, created_at=_now())
+            ).inserted_primary_key[0]
 
     def export_turns(self) -> Iterator[dict]:
         """One row per judged turn, oldest first: what a trainer's spreadsheet needs."""
-        query = (select(trainees.c.name, sessions.c.id.label("session_id"), sessions.c.started_at,
-                        sessions.c.scenario_id, sessions.c.ending, sessions.c.round_id, turns.c.idx,
-                        turns.c.score, turns.c.anger_before, turns.c.anger_after, turns.c.transcript,
-                        turns.c.data, sessions.c.tips, sessions.c.scorecard)
-                 .join(sessions, sessions.c.id == turns.c.session_id)
-                 .join(trainees, trainees.c.id == sessions.c.trainee_id)
-                 .order_by(sessions.c.started_at, sessions.c.id, turns.c.idx))
+        query = (
+            select(
+                trainees.c.name,
+                sessions.c.id.label("session_id"),
+                sessions.c.started_at,
+                sessions.c.scenario_id,
+                sessions.c.ending,
+                sessions.c.round_id,
+                turns.c.idx,
+                turns.c.score,
+                turns.c.anger_before,
+                turns.c.anger_after,
+                turns.c.transcript,
+                turns.c.data,
+                sessions.c.tips,
+                sessions.c.scorecard,
+            )
+            .join(sessions, sessions.c.id == turns.c.session_id)
+            .join(trainees, trainees.c.id == sessions.c.trainee_id)
+            .order_by(sessions.c.started_at, sessions.c.id, turns.c.idx)
+        )
         with self._read() as c:
             for r in c.execute(query):
-                yield {"trainee": r.name, "session": r.session_id,
-                       "started_at": _utc(r.started_at).isoformat(timespec="seconds"),
-                       "scenario": r.scenario_id, "round": r.round_id, "turn": r.idx + 1,
-                       "score": r.score, "anger_before": r.anger_before, "anger_after": r.anger_after,
-                       "ending": r.ending, "transcript": r.transcript, "data": r.data, "tips": r.tips,
-                       "scorecard": r.scorecard}
+                yield {
+                    "trainee": r.name,
+                    "session": r.session_id,
+                    "started_at": _utc(r.started_at).isoformat(timespec="seconds"),
+                    "scenario": r.scenario_id,
+                    "round": r.round_id,
+                    "turn": r.idx + 1,
+                    "score": r.score,
+                    "anger_before": r.anger_before,
+                    "anger_after": r.anger_after,
+                    "ending": r.ending,
+                    "transcript": r.transcript,
+                    "data": r.data,
+                    "tips": r.tips,
+                    "scorecard": r.scorecard,
+                }
 
     def purge(self, older_than_days: int, now: datetime | None = None) -> Purged:
         """Delete sessions older than the retention period, and trainees not seen since then."""
@@ -402,12 +517,17 @@ class Store:
             paths = list(c.execute(select(turns.c.audio_path).where(turns.c.session_id.in_(old))).scalars())
             c.execute(delete(turns).where(turns.c.session_id.in_(old)))
             n_sessions = c.execute(delete(sessions).where(sessions.c.started_at < cutoff)).rowcount
-            n_trainees = c.execute(delete(trainees).where(
-                trainees.c.last_seen_at < cutoff,
-                ~trainees.c.id.in_(select(sessions.c.trainee_id)))).rowcount
-            c.execute(delete(rounds).where(rounds.c.created_at < cutoff,
-                                           ~rounds.c.id.in_(select(sessions.c.round_id).where(
-                                               sessions.c.round_id.is_not(None)))))
+            n_trainees = c.execute(
+                delete(trainees).where(
+                    trainees.c.last_seen_at < cutoff, ~trainees.c.id.in_(select(sessions.c.trainee_id))
+                )
+            ).rowcount
+            c.execute(
+                delete(rounds).where(
+                    rounds.c.created_at < cutoff,
+                    ~rounds.c.id.in_(select(sessions.c.round_id).where(sessions.c.round_id.is_not(None))),
+                )
+            )
         files = _remove_files(paths)
         log.info("purged %d sessions and %d trainees older than %s", n_sessions, n_trainees, cutoff)
         return Purged(n_sessions, n_trainees, files)

@@ -31,7 +31,7 @@ def normalise_url(url: str) -> str:
     """postgres:// and postgresql:// mean the psycopg 3 driver, the one the kiosk installs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -47,8 +47,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
     # WAL: the web server's readers never wait for the writer of a turn; the busy wait covers
     # a trainer's export running while a turn is stored.
-    for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}",
-                   "synchronous=NORMAL"):
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={BUSY_TIMEOUT_MS}", "synchronous=NORMAL"):
         cur.execute(f"PRAGMA {pragma}")
     cur.close()
 
@@ -77,8 +76,9 @@ def connect(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # PostgreSQL would wait for another session's lock forever: give up as SQLite does.
         pg = parsed.get_backend_name() == "postgresql"
-        engine = create_engine(url, pool_pre_ping=True,
-                               connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"} if pg else {})
+        engine = create_engine(
+            url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"} if pg else {}
+        )
     except (ArgumentError, NoSuchModuleError, OSError) as exc:
         raise StoreError(f"cannot use the database {shown(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
@@ -100,8 +100,10 @@ def _check_schema(engine: Engine) -> None:
     names = set(inspect(engine).get_table_names())
     if meta.name not in names:
         if names & {t.name for t in metadata.sorted_tables}:
-            raise StoreError(f"the database {shown(str(engine.url))} has kiosk tables but no "
-                             "schema version: point KIOSK_DB_URL at a fresh database")
+            raise StoreError(
+                f"the database {shown(str(engine.url))} has kiosk tables but no "
+                "schema version: point KIOSK_DB_URL at a fresh database"
+            )
         metadata.create_all(engine)
         with engine.begin() as c:
             c.execute(meta.insert().values(key="schema_version", value=str(target)))
@@ -110,12 +112,15 @@ def _check_schema(engine: Engine) -> None:
     with engine.connect() as c:
         found = store_migrations.stored_version(c)
     if found is None or not found.isdigit():
-        raise StoreError(f"the database {shown(str(engine.url))} has no readable schema version "
-                         f"({found!r}): point KIOSK_DB_URL at a kiosk database or a fresh one")
+        raise StoreError(
+            f"the database {shown(str(engine.url))} has no readable schema version "
+            f"({found!r}): point KIOSK_DB_URL at a kiosk database or a fresh one"
+        )
     if int(found) > target:
         raise StoreError(
             f"the database {shown(str(engine.url))} has schema version {found}, newer than this "
-            f"kiosk's {target}: run the newer kiosk version, or use a fresh database")
+            f"kiosk's {target}: run the newer kiosk version, or use a fresh database"
+        )
     _upgrade(engine, int(found))
     metadata.create_all(engine)  # checkfirst: adds nothing to a complete schema
 
@@ -131,7 +136,8 @@ def _upgrade(engine: Engine, found: int) -> None:
             detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise StoreError(
                 f"could not upgrade the database {shown(str(engine.url))} to schema {step.version} "
-                f"({step.what}): {detail}; it was left as it was, at schema {found}") from exc
+                f"({step.what}): {detail}; it was left as it was, at schema {found}"
+            ) from exc
         if ran:
             log.info("upgraded the database to schema %d: %s", step.version, step.what)
         found = step.version

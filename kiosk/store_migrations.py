@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from kiosk.store_schema import meta
 
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -43,10 +44,8 @@ def _session_scorecards(c: Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(2, "index sessions by finish time (the start-up sweep reads only open sessions)",
-              _index_open_sessions),
-    Migration(3, "keep each finished session's scorecard (the conversation judged as a whole)",
-              _session_scorecards),
+    Migration(2, "index sessions by finish time (the start-up sweep reads only open sessions)", _index_open_sessions),
+    Migration(3, "keep each finished session's scorecard (the conversation judged as a whole)", _session_scorecards),
 )
 
 

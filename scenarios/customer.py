@@ -67,7 +67,7 @@ IN_WORDS = {
     "supervisor": "you offered a supervisor",
     "follow_up": "you arranged to follow up",
     "positive_close": "you thanked them",
-    "sorry_you_feel": "\"sorry you feel that way\"",
+    "sorry_you_feel": '"sorry you feel that way"',
     "calm_down": "being told to calm down",
     "blame_customer": "being blamed",
     "argue": "being argued with",
@@ -85,6 +85,7 @@ IN_WORDS = {
 
 def in_words(item_ids: tuple[str, ...]) -> str:
     return ", ".join(IN_WORDS.get(i, i.replace("_", " ")) for i in item_ids)
+
 
 ACCEPT_AT = 2
 """The customer takes an option only once their anger is at or below this."""
@@ -157,11 +158,16 @@ def _listen(turn: TurnAnalysis) -> _Heard:
     way = _hits(turn, WAY_FORWARD)
     fitting = _hits(turn, OFFERS)
     misfits = turn.misfits
-    return _Heard(heard=_hits(turn, HEARD), way=way, closing=_hits(turn, CLOSING),
-                  provoked=tuple(f.id for f in turn.content.penalties if f.hit), fitting=fitting,
-                  misfit=misfits[0].quote if misfits and not fitting else None,
-                  security=bool(_hits(turn, ("security",))),
-                  supervisor_only="supervisor" in way and "options" not in way)
+    return _Heard(
+        heard=_hits(turn, HEARD),
+        way=way,
+        closing=_hits(turn, CLOSING),
+        provoked=tuple(f.id for f in turn.content.penalties if f.hit),
+        fitting=fitting,
+        misfit=misfits[0].quote if misfits and not fitting else None,
+        security=bool(_hits(turn, ("security",))),
+        supervisor_only="supervisor" in way and "options" not in way,
+    )
 
 
 def delivery_effect(delivery: DeliveryMeasures) -> tuple[int, list[str]]:
@@ -202,7 +208,7 @@ def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tupl
     elif h.way:
         reasons.append("wanted to be heard before hearing solutions")
     if h.misfit:
-        reasons.append(f"heard an offer that does nothing for their problem (\"{h.misfit}\")")
+        reasons.append(f'heard an offer that does nothing for their problem ("{h.misfit}")')
     if state.accepted and h.closing:
         delta -= 1
         reasons.append(f"liked how you closed ({in_words(h.closing)})")
@@ -212,8 +218,9 @@ def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tupl
     return delta, reasons
 
 
-def _anger_change(scenario: Scenario, state: CustomerState, h: _Heard, delivery: DeliveryMeasures
-                  ) -> tuple[int, list[str]]:
+def _anger_change(
+    scenario: Scenario, state: CustomerState, h: _Heard, delivery: DeliveryMeasures
+) -> tuple[int, list[str]]:
     """How many levels anger moves for this answer (-MAX_STEP..MAX_STEP), and why."""
     delta, reasons = _content_effect(scenario, state, h)
     voice_delta, voice_reasons = delivery_effect(delivery)
@@ -225,8 +232,9 @@ def _anger_change(scenario: Scenario, state: CustomerState, h: _Heard, delivery:
     return max(low, min(MAX_STEP, delta + voice_delta)), reasons + voice_reasons
 
 
-def _decide(scenario: Scenario, state: CustomerState, h: _Heard, anger: int, delta: int,
-            heard: int, stonewalled: int) -> tuple[str, str | None]:
+def _decide(
+    scenario: Scenario, state: CustomerState, h: _Heard, anger: int, delta: int, heard: int, stonewalled: int
+) -> tuple[str, str | None]:
     """The kind of the next line and the ending, if this answer ends the conversation."""
     furious_again = state.anger == anger == MAX_ANGER and state.turn >= 1
     if scenario.safety:
@@ -243,8 +251,7 @@ def _decide(scenario: Scenario, state: CustomerState, h: _Heard, anger: int, del
         return "walkout", "walked_out"
     if h.misfit and not h.provoked:
         return "misfit", None
-    if ((stonewalled >= STONEWALL_TURNS or set(h.provoked) & set(STONEWALLING))
-            and "manager" not in state.said):
+    if (stonewalled >= STONEWALL_TURNS or set(h.provoked) & set(STONEWALLING)) and "manager" not in state.said:
         return "manager", None
     if delta > 0 or heard < scenario.persona.needs_heard:
         return "repeat", None
@@ -279,7 +286,14 @@ def react(scenario: Scenario, state: CustomerState, turn: TurnAnalysis) -> tuple
     if ending is None and turn_no >= scenario.max_turns:
         kind, ending = _last_word(kind, anger, offered)
     line = scenario.say(kind, state.said.count(kind))
-    new_state = CustomerState(anger=anger, turn=turn_no, ending=ending, said=(*state.said, kind),
-                              heard=heard, offered=offered, accepted=kind == "accept",
-                              stonewalled=stonewalled)
+    new_state = CustomerState(
+        anger=anger,
+        turn=turn_no,
+        ending=ending,
+        said=(*state.said, kind),
+        heard=heard,
+        offered=offered,
+        accepted=kind == "accept",
+        stonewalled=stonewalled,
+    )
     return new_state, Reaction(state.anger, anger, kind, line, ending, tuple(reasons))

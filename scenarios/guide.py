@@ -25,8 +25,9 @@ _MIN_SENTENCES, _MAX_SENTENCES = 2, 4
 """A rule is read on a tap at the kiosk: long enough to say why, short enough to read standing."""
 
 
-def _fields(src: TomlSource, key: str, raw: object, names: tuple[str, ...], problems: list[Problem]
-            ) -> dict[str, str] | None:
+def _fields(
+    src: TomlSource, key: str, raw: object, names: tuple[str, ...], problems: list[Problem]
+) -> dict[str, str] | None:
     """The table's text fields, stripped; None (with the problems noted) if any is missing."""
     if not isinstance(raw, dict):
         problems.append(src.problem(key, "must be a table"))
@@ -67,13 +68,16 @@ def parse_guide(src: TomlSource) -> Guide:
         if not _RULE_ID.fullmatch(rule.id):
             problems.append(src.problem(f"{key}.id", "lower-case words joined by dashes, e.g. defuse-apologise"))
         elif rule.source not in source_ids:
-            problems.append(src.problem(f"{key}.id", f"must start with a source id and a dash: "
-                                                     f"{', '.join(sorted(source_ids))}"))
+            problems.append(
+                src.problem(f"{key}.id", f"must start with a source id and a dash: {', '.join(sorted(source_ids))}")
+            )
         if rule.id in seen:
             problems.append(src.problem(f"{key}.id", f"duplicate id {rule.id!r} (first at rule {seen[rule.id]})"))
         seen.setdefault(rule.id, n)
         if not _MIN_SENTENCES <= _sentences(rule.text) <= _MAX_SENTENCES:
-            problems.append(src.problem(f"{key}.text", f"{_MIN_SENTENCES} to {_MAX_SENTENCES} sentences, each ending in . ! or ?"))
+            problems.append(
+                src.problem(f"{key}.text", f"{_MIN_SENTENCES} to {_MAX_SENTENCES} sentences, each ending in . ! or ?")
+            )
         rules.append(rule)
     if not rules:
         problems.append(src.problem("rule", "the guide needs [[rule]] tables"))
@@ -114,26 +118,40 @@ def practised_in(scenarios: Iterable[Scenario]) -> dict[str, list[str]]:
     return out
 
 
-def guide_markdown(guide: Guide, cited_by: Mapping[str, Iterable[str]],
-                   practised_in: Mapping[str, Iterable[str]]) -> str:
+def guide_markdown(
+    guide: Guide, cited_by: Mapping[str, Iterable[str]], practised_in: Mapping[str, Iterable[str]]
+) -> str:
     """docs/guide.md: every rule by source, with its text, what cites it (``cited_by``: rule id to
     "`apology`", "goal `sorry`", "verdict `speak_slowly`"...) and the scenarios that practise it,
     rendered from the data so the page cannot drift from what the kiosk cites (a test compares
     the two)."""
-    out = ["# The coaching guide", "",
-           "Generated from `scenarios/guide.toml` by `python scripts/guide_doc.py`; do not edit by hand.",
-           "",
-           "These are the rules the kiosk coaches, paraphrased in the project's own words from five public",
-           "guides on handling difficult customers. Every rubric item, scorecard goal, delivery verdict and",
-           "scenario cites one of them by its id; a trainee sees the rule's name and where it comes from",
-           "(\"Apologise for what went wrong — Defusing, step 5\"), and on the kiosk a tap on that citation",
-           "opens its text.",
-           "A rule cited by nothing is still taught: the scenarios listed beside it practise it.", ""]
+    out = [
+        "# The coaching guide",
+        "",
+        "Generated from `scenarios/guide.toml` by `python scripts/guide_doc.py`; do not edit by hand.",
+        "",
+        "These are the rules the kiosk coaches, paraphrased in the project's own words from five public",
+        "guides on handling difficult customers. Every rubric item, scorecard goal, delivery verdict and",
+        "scenario cites one of them by its id; a trainee sees the rule's name and where it comes from",
+        '("Apologise for what went wrong — Defusing, step 5"), and on the kiosk a tap on that citation',
+        "opens its text.",
+        "A rule cited by nothing is still taught: the scenarios listed beside it practise it.",
+        "",
+    ]
     for source in guide.sources:
         out += [f"## {source.title}", "", source.about, ""]
         for rule in (r for r in guide.rules if r.source == source.id):
             cited = ", ".join(cited_by.get(rule.id, ())) or "nothing directly (what else checks it: docs/scenarios.md)"
             scenarios = ", ".join(f"`{s}`" for s in practised_in.get(rule.id, ())) or "none"
-            out += [f"### {rule.name}", "", f"`{rule.id}` · {rule.group}", "", rule.text, "",
-                    f"- cited by: {cited}", f"- practised in: {scenarios}", ""]
+            out += [
+                f"### {rule.name}",
+                "",
+                f"`{rule.id}` · {rule.group}",
+                "",
+                rule.text,
+                "",
+                f"- cited by: {cited}",
+                f"- practised in: {scenarios}",
+                "",
+            ]
     return "\n".join(out)

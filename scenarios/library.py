@@ -51,8 +51,9 @@ def scenario_dirs(extra: list[str | Path] | None = None) -> list[Path]:
     return dirs
 
 
-def validate_dir(directory: Path, rubric: Rubric, seen: dict[str, str] | None = None
-                 ) -> tuple[list[Scenario], list[Problem]]:
+def validate_dir(
+    directory: Path, rubric: Rubric, seen: dict[str, str] | None = None
+) -> tuple[list[Scenario], list[Problem]]:
     """Parse every *.toml in ``directory``; ``seen`` maps ids already taken to their files."""
     seen = {} if seen is None else seen
     good, problems = [], []
@@ -102,7 +103,8 @@ def with_rivals(scenarios: dict[str, Scenario]) -> dict[str, Scenario]:
     out = {}
     for sid, s in scenarios.items():
         own = set(s.resolution.remedies)
-        rivals = dict.fromkeys(t for other in scenarios.values() if other.id != sid
-                               for t in other.resolution.remedies if t not in own)
+        rivals = dict.fromkeys(
+            t for other in scenarios.values() if other.id != sid for t in other.resolution.remedies if t not in own
+        )
         out[sid] = replace(s, resolution=replace(s.resolution, rivals=tuple(rivals))) if own else s
     return out

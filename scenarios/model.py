@@ -14,13 +14,31 @@ from analysis.content import Rubric, ScoringContext
 from scenarios.guide import load_guide
 from scenarios.toml_source import DataFileError, Problem, TomlSource
 
-SETTINGS = ("store_counter", "returns_desk", "checkout", "phone", "delivery", "restaurant",
-            "service_desk", "shop_floor")
+SETTINGS = (
+    "store_counter",
+    "returns_desk",
+    "checkout",
+    "phone",
+    "delivery",
+    "restaurant",
+    "service_desk",
+    "shop_floor",
+)
 MAX_ANGER = 4
 MAX_NEEDS_HEARD = 3
 
-LINE_KINDS = ("opening", "details", "repeat", "manager", "misfit", "accept", "handover", "resolved",
-              "walkout", "threat")
+LINE_KINDS = (
+    "opening",
+    "details",
+    "repeat",
+    "manager",
+    "misfit",
+    "accept",
+    "handover",
+    "resolved",
+    "walkout",
+    "threat",
+)
 """What the customer can say: the opening complaint; more details once listened to; the complaint
 again when not acknowledged (louder, because anger drives the voice); a demand for a manager when
 stonewalled; the retort to an offer that has nothing to do with their problem; accepting an
@@ -31,20 +49,42 @@ REQUIRED_LINES = ("opening", "details", "repeat", "misfit", "accept", "resolved"
 SAFETY_REQUIRED_LINES = ("opening", "threat", "handover", "walkout")
 """A violent or drunk customer is never talked round, so they need no accept or resolved line."""
 
-LINE_FALLBACKS = {"details": "repeat", "manager": "repeat", "misfit": "repeat", "handover": "accept", "threat": "repeat",
-                  "accept": "resolved", "resolved": "opening", "repeat": "opening", "walkout": "opening"}
+LINE_FALLBACKS = {
+    "details": "repeat",
+    "manager": "repeat",
+    "misfit": "repeat",
+    "handover": "accept",
+    "threat": "repeat",
+    "accept": "resolved",
+    "resolved": "opening",
+    "repeat": "opening",
+    "walkout": "opening",
+}
 """The kind said instead when a scenario has no line of the wanted kind; every chain ends at the
 opening line, which every scenario has."""
 
 _ID = re.compile(r"[a-z0-9][a-z0-9\-]{1,60}")
-ENGLISH_VOICES = ("en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
-                  "en-gb-x-gbcwmd")
+ENGLISH_VOICES = ("en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 """espeak-ng voice files pyttsx3 can select by name. "en-gb" is a language code, not a file: set
 by name it is silently ignored and the previous line's voice is kept (measured: "en-gb+f4" came
 out at 203 Hz after a female voice and 91 Hz after a male one), so British English is "en"."""
 _VOICE = re.compile(r"(?P<base>[a-z0-9\-]+)(\+[A-Za-z0-9]+)?")
-_FIELDS = {"id", "title", "setting", "difficulty", "source", "persona", "lines", "facts", "focus",
-           "weights", "model_answer", "safety", "max_turns", "resolution"}
+_FIELDS = {
+    "id",
+    "title",
+    "setting",
+    "difficulty",
+    "source",
+    "persona",
+    "lines",
+    "facts",
+    "focus",
+    "weights",
+    "model_answer",
+    "safety",
+    "max_turns",
+    "resolution",
+}
 _PERSONA_FIELDS = {"name", "voice", "anger", "needs_heard"}
 _RESOLUTION_FIELDS = {"needs", "remedies", "not_remedies"}
 MIN_REMEDIES = 2
@@ -111,9 +151,13 @@ class Scenario:
     def scoring_context(self, customer_end_s: float | None = None) -> ScoringContext:
         weights = {item: 2.0 for item in self.focus}
         weights.update(self.weights)
-        return ScoringContext(weights=weights, safety=self.safety, customer_end_s=customer_end_s,
-                              remedies=self.resolution.remedies,
-                              not_remedies=self.resolution.not_remedies + self.resolution.rivals)
+        return ScoringContext(
+            weights=weights,
+            safety=self.safety,
+            customer_end_s=customer_end_s,
+            remedies=self.resolution.remedies,
+            not_remedies=self.resolution.not_remedies + self.resolution.rivals,
+        )
 
     def line(self, kind: str, index: int = 0) -> str | None:
         """Variant ``index`` (cycling) of the lines of this kind, or None if there are none."""
@@ -202,8 +246,12 @@ def _persona(src: TomlSource, p: list[Problem]) -> Persona:
     voice = _text(src, "persona.voice", p)
     match = _VOICE.fullmatch(voice)
     if voice and (match is None or match["base"] not in ENGLISH_VOICES):
-        p.append(src.problem("persona.voice", f"unknown voice {voice!r}: use one of "
-                             f"{', '.join(ENGLISH_VOICES)}, optionally with a variant (\"en+f3\")"))
+        p.append(
+            src.problem(
+                "persona.voice",
+                f'unknown voice {voice!r}: use one of {", ".join(ENGLISH_VOICES)}, optionally with a variant ("en+f3")',
+            )
+        )
     anger = raw.get("anger")
     if not _is_int_in(anger, 0, MAX_ANGER):
         p.append(src.problem("persona.anger", f"must be a whole number from 0 to {MAX_ANGER}"))
@@ -231,8 +279,9 @@ def _lines(src: TomlSource, safety: bool, p: list[Problem]) -> dict[str, tuple[s
     return lines
 
 
-def _scoring(src: TomlSource, rubric: Rubric, safety: bool, p: list[Problem]
-             ) -> tuple[tuple[str, ...], dict[str, float]]:
+def _scoring(
+    src: TomlSource, rubric: Rubric, safety: bool, p: list[Problem]
+) -> tuple[tuple[str, ...], dict[str, float]]:
     focus = _texts(src, "focus", p)
     for item in focus:
         if item not in rubric.ids:
@@ -258,8 +307,13 @@ def _scoring(src: TomlSource, rubric: Rubric, safety: bool, p: list[Problem]
 def _resolution(src: TomlSource, safety: bool, p: list[Problem]) -> Resolution:
     raw = src.data.get("resolution")
     if not isinstance(raw, dict):
-        p.append(src.problem("resolution", "missing: add a [resolution] table with needs, remedies "
-                             "and not_remedies (a safety scenario: needs only)"))
+        p.append(
+            src.problem(
+                "resolution",
+                "missing: add a [resolution] table with needs, remedies "
+                "and not_remedies (a safety scenario: needs only)",
+            )
+        )
         return Resolution(())
     for key in sorted(set(raw) - _RESOLUTION_FIELDS):
         p.append(src.problem(f"resolution.{key}", "unknown field (check the spelling)"))
@@ -267,8 +321,13 @@ def _resolution(src: TomlSource, safety: bool, p: list[Problem]) -> Resolution:
     if safety:
         for key in ("remedies", "not_remedies"):
             if key in raw:
-                p.append(src.problem(f"resolution.{key}", "a safety scenario is settled by security, "
-                                     "not an offer: remove it and say what they need in needs"))
+                p.append(
+                    src.problem(
+                        f"resolution.{key}",
+                        "a safety scenario is settled by security, "
+                        "not an offer: remove it and say what they need in needs",
+                    )
+                )
         return Resolution(needs)
     remedies = _texts(src, "resolution.remedies", p)
     if remedies and len(remedies) < MIN_REMEDIES:
@@ -294,7 +353,20 @@ def parse_scenario(src: TomlSource, rubric: Rubric) -> Scenario:
     if p:
         raise DataFileError(p)
     d = src.data
-    return Scenario(id=d["id"], title=title, setting=d["setting"], difficulty=d["difficulty"],
-                    source=tuple(d["source"]), persona=persona, lines=lines, facts=facts,
-                    focus=focus, model_answer=model_answer, resolution=resolution, safety=safety, weights=weights,
-                    max_turns=d.get("max_turns", 4), path=str(src.path))
+    return Scenario(
+        id=d["id"],
+        title=title,
+        setting=d["setting"],
+        difficulty=d["difficulty"],
+        source=tuple(d["source"]),
+        persona=persona,
+        lines=lines,
+        facts=facts,
+        focus=focus,
+        model_answer=model_answer,
+        resolution=resolution,
+        safety=safety,
+        weights=weights,
+        max_turns=d.get("max_turns", 4),
+        path=str(src.path),
+    )

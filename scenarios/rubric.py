@@ -18,12 +18,30 @@ from scenarios.toml_source import DataFileError, Problem, TomlSource, read_toml
 log = logging.getLogger(__name__)
 RUBRIC_PATH = Path(__file__).with_name("rubric.toml")
 
-REQUIRED_IDS = frozenset({
-    "listen_acknowledge", "restate_problem", "apology", "empathy", "open_question", "options",
-    "lets_together", "keepable_promise", "supervisor", "follow_up", "positive_close", "security",
-    "sorry_you_feel", "calm_down", "blame_customer", "argue", "overpromise", "dismiss",
-    "hide_behind_policy", "interrupt",
-})
+REQUIRED_IDS = frozenset(
+    {
+        "listen_acknowledge",
+        "restate_problem",
+        "apology",
+        "empathy",
+        "open_question",
+        "options",
+        "lets_together",
+        "keepable_promise",
+        "supervisor",
+        "follow_up",
+        "positive_close",
+        "security",
+        "sorry_you_feel",
+        "calm_down",
+        "blame_customer",
+        "argue",
+        "overpromise",
+        "dismiss",
+        "hide_behind_policy",
+        "interrupt",
+    }
+)
 """The ids the issue names and the customer state machine reads; more are welcome."""
 
 
@@ -51,8 +69,12 @@ def _item(src: TomlSource, n: int, raw: dict, guide: Guide, problems: list[Probl
         if not isinstance(raw.get(text_key), str) or not raw[text_key].strip():
             problems.append(src.problem(f"{key}.{text_key}", "must be a non-empty sentence"))
     if not isinstance(raw.get("source"), str) or raw["source"] not in guide.ids:
-        problems.append(src.problem(f"{key}.source", "must be the id of the rule it checks in "
-                                                     "scenarios/guide.toml (docs/guide.md), e.g. defuse-apologise"))
+        problems.append(
+            src.problem(
+                f"{key}.source",
+                "must be the id of the rule it checks in scenarios/guide.toml (docs/guide.md), e.g. defuse-apologise",
+            )
+        )
     weight = raw.get("weight", 1.0)
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 100:
         problems.append(src.problem(f"{key}.weight", "must be a number above 0 and at most 100"))
@@ -65,8 +87,10 @@ def _item(src: TomlSource, n: int, raw: dict, guide: Guide, problems: list[Probl
         problems.append(src.problem(f"{key}.applies", f"must be one of {', '.join(APPLIES)}"))
     if not isinstance(raw.get("penalty", False), bool):
         problems.append(src.problem(f"{key}.penalty", "must be true or false"))
-    lists = {name: _str_list(src, f"{key}.{name}", raw.get(name), problems)
-             for name in ("patterns", "unless", "examples", "counter_examples", "overlaps")}
+    lists = {
+        name: _str_list(src, f"{key}.{name}", raw.get(name), problems)
+        for name in ("patterns", "unless", "examples", "counter_examples", "overlaps")
+    }
     for name in ("examples", "counter_examples"):
         if not lists[name]:
             problems.append(src.problem(f"{key}.{name}", "every item needs at least one (trainers read them)"))
@@ -76,16 +100,38 @@ def _item(src: TomlSource, n: int, raw: dict, guide: Guide, problems: list[Probl
                 re.compile(pattern)
             except re.error as exc:
                 problems.append(src.problem(f"{key}.{name}", f"bad pattern {pattern!r}: {exc}"))
-    unknown = set(raw) - {"id", "name", "description", "source", "weight", "penalty", "applies", "tip", "threshold",
-                          "patterns", "unless", "examples", "counter_examples", "overlaps"}
+    unknown = set(raw) - {
+        "id",
+        "name",
+        "description",
+        "source",
+        "weight",
+        "penalty",
+        "applies",
+        "tip",
+        "threshold",
+        "patterns",
+        "unless",
+        "examples",
+        "counter_examples",
+        "overlaps",
+    }
     for name in sorted(unknown):
         problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
     if len(problems) > before:
         return None
-    return RubricItem(id=item_id, name=raw["name"].strip(), description=raw["description"].strip(),
-                      source=raw["source"], weight=float(weight), penalty=raw.get("penalty", False),
-                      applies=raw.get("applies", "always"), tip=raw["tip"].strip(),
-                      threshold=float(threshold), **lists)
+    return RubricItem(
+        id=item_id,
+        name=raw["name"].strip(),
+        description=raw["description"].strip(),
+        source=raw["source"],
+        weight=float(weight),
+        penalty=raw.get("penalty", False),
+        applies=raw.get("applies", "always"),
+        tip=raw["tip"].strip(),
+        threshold=float(threshold),
+        **lists,
+    )
 
 
 def parse_rubric(src: TomlSource, guide: Guide | None = None) -> Rubric:
@@ -154,8 +200,11 @@ def _weights_for(rubric: Rubric, path: Path) -> ItemModels | None:
     then scored by its nearest-neighbour matcher, with a warning, until they are retrained."""
     models = learned.load(path)
     if models is not None and models.rubric_fingerprint != learned.fingerprint(rubric):
-        log.warning("%s was trained for another version of %s; scoring without it "
-                    "(retrain: python scripts/train_rubric.py)", path.name, path.name.replace(".weights.npz", ".toml"))
+        log.warning(
+            "%s was trained for another version of %s; scoring without it (retrain: python scripts/train_rubric.py)",
+            path.name,
+            path.name.replace(".weights.npz", ".toml"),
+        )
         return None
     return models
 
@@ -167,19 +216,33 @@ def rubric_markdown(rubric: Rubric, guide: Guide | None = None) -> str:
     """docs/rubric.md: every item with the guide rule it checks, its weight and examples, rendered
     from the data so the page cannot drift from what is scored (a test compares the two)."""
     guide = guide or load_guide()
-    out = ["# The rubric", "",
-           "Generated from `scenarios/rubric.toml` by `python scripts/rubric_doc.py`; do not edit by hand.",
-           "Each item checks one rule of the coaching guide ([guide.md](guide.md)), named here as a trainee",
-           "sees it, with its id. Items earn points (weights are scaled so a scenario's applicable items sum",
-           "to 100); penalties deduct their weight. `applies` says whether an item counts in every scenario,",
-           "only with a violent or drunk customer (`safety`), or only without.",
-           ""]
+    out = [
+        "# The rubric",
+        "",
+        "Generated from `scenarios/rubric.toml` by `python scripts/rubric_doc.py`; do not edit by hand.",
+        "Each item checks one rule of the coaching guide ([guide.md](guide.md)), named here as a trainee",
+        "sees it, with its id. Items earn points (weights are scaled so a scenario's applicable items sum",
+        "to 100); penalties deduct their weight. `applies` says whether an item counts in every scenario,",
+        "only with a violent or drunk customer (`safety`), or only without.",
+        "",
+    ]
     for title, penalty in (("Items", False), ("Penalties", True)):
-        out += [f"## {title}", "", "| id | guide rule | weight | applies | what it asks | example | counter-example |",
-                "| --- | --- | ---: | --- | --- | --- | --- |"]
+        out += [
+            f"## {title}",
+            "",
+            "| id | guide rule | weight | applies | what it asks | example | counter-example |",
+            "| --- | --- | ---: | --- | --- | --- | --- |",
+        ]
         for i in (i for i in rubric.items if i.penalty == penalty):
-            cells = [f"`{i.id}`", f"{guide.citation(i.source)} (`{i.source}`)", f"{i.weight:g}", i.applies,
-                     i.description, i.examples[0], i.counter_examples[0]]
+            cells = [
+                f"`{i.id}`",
+                f"{guide.citation(i.source)} (`{i.source}`)",
+                f"{i.weight:g}",
+                i.applies,
+                i.description,
+                i.examples[0],
+                i.counter_examples[0],
+            ]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")
     return "\n".join(out)

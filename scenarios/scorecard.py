@@ -36,14 +36,19 @@ def _goal(src: TomlSource, n: int, raw: dict, rubric: Rubric, problems: list[Pro
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 < weight <= 100:
         problems.append(src.problem(f"{key}.weight", "must be a number above 0 and at most 100"))
     if not isinstance(raw.get("source"), str) or raw["source"] not in load_guide().ids:
-        problems.append(src.problem(f"{key}.source", "must be the id of a rule in scenarios/guide.toml "
-                                                     "(docs/guide.md), e.g. defuse-apologise"))
+        problems.append(
+            src.problem(
+                f"{key}.source",
+                "must be the id of a rule in scenarios/guide.toml (docs/guide.md), e.g. defuse-apologise",
+            )
+        )
     for name in sorted(set(raw) - _FIELDS):
         problems.append(src.problem(f"{key}.{name}", "unknown field (check the spelling)"))
     if len(problems) > before:
         return None
-    return Goal(raw["id"], raw["name"].strip(), tuple(items), float(weight), raw["stage"], raw["source"],
-                raw["tip"].strip())
+    return Goal(
+        raw["id"], raw["name"].strip(), tuple(items), float(weight), raw["stage"], raw["source"], raw["tip"].strip()
+    )
 
 
 def _delivery(src: TomlSource, problems: list[Problem]) -> dict[str, float]:

@@ -68,8 +68,9 @@ def read_toml(path: Path) -> TomlSource:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        raise DataFileError([Problem(str(path), int(m.group(1)) if m else None, "syntax",
-                                     f"not valid TOML ({exc})")]) from exc
+        raise DataFileError(
+            [Problem(str(path), int(m.group(1)) if m else None, "syntax", f"not valid TOML ({exc})")]
+        ) from exc
     return TomlSource(path, data, _key_lines(text))
 
 
@@ -108,7 +109,7 @@ def _key_lines(text: str) -> dict[str, int]:
         if key:
             dotted = f"{table}.{key.group(1).strip(chr(34))}" if table else key.group(1).strip('"')
             lines.setdefault(dotted, n)
-            strings, depth = (0, 0) if in_string else _scan(raw[key.end():])
+            strings, depth = (0, 0) if in_string else _scan(raw[key.end() :])
             array, element = dotted, strings
     return lines
 

@@ -16,4 +16,4 @@ DOC = ROOT / "docs" / "rubric.md"
 
 if __name__ == "__main__":
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else RULES_MARKER + "\n"
-    DOC.write_text(rubric_markdown(load_rubric()) + text[text.index(RULES_MARKER):], encoding="utf-8")
+    DOC.write_text(rubric_markdown(load_rubric()) + text[text.index(RULES_MARKER) :], encoding="utf-8")

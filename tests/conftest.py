@@ -35,7 +35,8 @@ ALSA_IN, ALSA_OUT = ALSA_DIR / "in.raw", ALSA_DIR / "out.raw"
 ALSA_IN.write_bytes(b"")
 ASOUNDRC = ALSA_DIR / "asoundrc"
 ASOUNDRC.write_text(
-    f'pcm.!default {{ type file; slave.pcm "null"; file "{ALSA_OUT}"; infile "{ALSA_IN}"; format "raw" }}\n')
+    f'pcm.!default {{ type file; slave.pcm "null"; file "{ALSA_OUT}"; infile "{ALSA_IN}"; format "raw" }}\n'
+)
 
 os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{ASOUNDRC}"
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -122,26 +123,39 @@ def neural_engines(engines, tmp_path_factory):
     return neural
 
 
-def run_kiosk(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300
-              ) -> subprocess.CompletedProcess:
+def run_kiosk(
+    *args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """Run the real `kiosk` command in a subprocess (as a user would)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
 
 
-def espeak(text: str, path: Path, rate_wpm: int = 150, pitch: int = 50, amplitude: int = 100,
-           voice: str = "en-us") -> Clip:
+def espeak(
+    text: str, path: Path, rate_wpm: int = 150, pitch: int = 50, amplitude: int = 100, voice: str = "en-us"
+) -> Clip:
     """A recording made with the espeak-ng command line (an independent stand-in speaker)."""
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate_wpm), "-p", str(pitch), "-a", str(amplitude),
-                    "-w", str(path), text], check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(rate_wpm), "-p", str(pitch), "-a", str(amplitude), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+    )
     return load(path)
 
 
 # --- Web kiosk, storage and reports (issue 7) ---
 
-GOOD_ANSWER = ("I'm so sorry, that is really frustrating. Let me check with the depot now. I can book the "
-               "first slot tomorrow, or refund the delivery charge.")
+GOOD_ANSWER = (
+    "I'm so sorry, that is really frustrating. Let me check with the depot now. I can book the "
+    "first slot tomorrow, or refund the delivery charge."
+)
 """A calm, helpful answer to the late-delivery customer (apology, empathy, options); 68/100."""
 
 

@@ -17,8 +17,13 @@ from audio.clip import Clip, load
 from analysis import loudness
 
 ESPEAK_DATA = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data")
-NOISE_SOURCES = ("libri_2412-153948-0000.wav", "libri_1988-24833-0001.wav", "jfk.wav",
-                 "ptdb_F01_sa1.wav", "ptdb_M01_sa1.wav")
+NOISE_SOURCES = (
+    "libri_2412-153948-0000.wav",
+    "libri_1988-24833-0001.wav",
+    "jfk.wav",
+    "ptdb_F01_sa1.wav",
+    "ptdb_M01_sa1.wav",
+)
 
 
 def speech_shaped_noise(speech_dir: Path, length: int, exclude: str, seed: int = 5) -> np.ndarray:
@@ -29,13 +34,13 @@ def speech_shaped_noise(speech_dir: Path, length: int, exclude: str, seed: int =
         if name == exclude:
             continue
         x = load(speech_dir / name).samples.astype(np.float64)
-        frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::n_fft // 2]
+        frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[:: n_fft // 2]
         power += np.mean(np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2, axis=0)
     rng = np.random.default_rng(seed)
     white = np.fft.rfft(rng.standard_normal(length))
     shape = np.sqrt(np.interp(np.linspace(0, 1, white.size), np.linspace(0, 1, power.size), power))
     noise = np.fft.irfft(white * shape, n=length)
-    return noise / np.sqrt(np.mean(noise ** 2))
+    return noise / np.sqrt(np.mean(noise**2))
 
 
 def babble(speech_dir: Path, length: int, exclude: str, seed: int = 3) -> np.ndarray:
@@ -50,8 +55,8 @@ def babble(speech_dir: Path, length: int, exclude: str, seed: int = 3) -> np.nda
         x = voice.samples.astype(np.float64) / 10 ** (loudness.active_level_db(loudness.frame_levels(voice)) / 20)
         x = np.tile(x, length // x.size + 2)
         start = rng.integers(0, x.size - length)
-        total += x[start:start + length]
-    return total / np.sqrt(np.mean(total ** 2))
+        total += x[start : start + length]
+    return total / np.sqrt(np.mean(total**2))
 
 
 def with_noise(clip: Clip, speech_dir: Path, name: str, snr_db: float, kind: str = "speech-shaped") -> Clip:
@@ -87,6 +92,9 @@ def espeak_with_effort(folder: Path) -> Path:
 
 def say(espeak_data: Path, path: Path, text: str, *args: str, variant: str = "") -> Clip:
     """``text`` spoken by espeak-ng (en-us, optional variant such as "+effort") into ``path``."""
-    subprocess.run(["espeak-ng", f"--path={espeak_data}", "-v", "en-us" + variant, *args, "-w", str(path), text],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["espeak-ng", f"--path={espeak_data}", "-v", "en-us" + variant, *args, "-w", str(path), text],
+        check=True,
+        capture_output=True,
+    )
     return load(path)

@@ -24,8 +24,9 @@ LEAD_S = 0.5
 @pytest.fixture(scope="module")
 def sentence(tmp_path_factory):
     """One finished sentence, said with a falling voice, and 3 s of silence after it."""
-    speech = espeak("Let me check that for you right now.", tmp_path_factory.mktemp("s") / "s.wav",
-                    rate_wpm=160).resampled(16000)
+    speech = espeak(
+        "Let me check that for you right now.", tmp_path_factory.mktemp("s") / "s.wav", rate_wpm=160
+    ).resampled(16000)
     return Clip.silence(LEAD_S).concat(speech, Clip.silence(3.0))
 
 
@@ -67,7 +68,7 @@ def test_while_the_last_words_are_still_being_decoded_the_answer_waits(sentence)
     decode = saying("Let", "me", "check", "that", "now.")
     stream = AnswerStream(StreamingTranscriber(decode))
     for chunk_start in range(0, len(sentence.samples), 512):  # no decode runs: a busy machine
-        stream.insert_audio_chunk(sentence.samples[chunk_start:chunk_start + 512])
+        stream.insert_audio_chunk(sentence.samples[chunk_start : chunk_start + 512])
         if stream.done:
             break
     assert stream.capture.duration_s - stream.recording().speech_end_s == pytest.approx(UNKNOWN_END_S, abs=0.04)
@@ -87,7 +88,7 @@ def _silent_windows_to_end(end_silence_s) -> int:
 
 
 def test_the_endpointer_asks_the_stream_and_falls_back_to_its_fixed_silence():
-    assert _silent_windows_to_end(lambda: None) == 22     # 0.7 s of 32 ms windows
+    assert _silent_windows_to_end(lambda: None) == 22  # 0.7 s of 32 ms windows
     assert _silent_windows_to_end(lambda: 0.3) == 10
     assert _silent_windows_to_end(lambda: 1.5) == 47
 
@@ -109,7 +110,7 @@ def test_the_callers_worker_decodes_while_audio_arrives_and_is_released_by_close
     assert stream.process_iter() is False  # nothing queued yet
     worker = start_worker(stream.decoder)
     for chunk_start in range(0, len(sentence.samples), 512):
-        stream.insert_audio_chunk(sentence.samples[chunk_start:chunk_start + 512])
+        stream.insert_audio_chunk(sentence.samples[chunk_start : chunk_start + 512])
         if stream.decoder.submitted and not decode.calls:
             threading.Event().wait(0.05)  # the worker, not the feeding thread, runs the decode
         if stream.done:
@@ -126,7 +127,7 @@ def test_what_ends_a_sentence():
     assert sentence_complete(said("Is", "that", "okay?"))
     assert not sentence_complete(said("I", "can", "help"))
     assert not sentence_complete(said("I", "can", "help,"))
-    assert not sentence_complete(said("I", "can", "and."))      # Whisper's full stop at a pause
+    assert not sentence_complete(said("I", "can", "and."))  # Whisper's full stop at a pause
     assert not sentence_complete(said("What", "I", "can", "do", "is..."))
     assert not sentence_complete([])
 

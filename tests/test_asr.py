@@ -8,8 +8,7 @@ from audio import asr
 from audio.wer import word_error_rate
 from conftest import espeak, run_kiosk, speech_file
 
-JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
-            "ask what you can do for your country.")
+JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 
 
 def test_the_packaged_model_is_found_offline_and_verified():
@@ -37,10 +36,13 @@ def test_offset_shifts_word_times(transcriber, jfk):
     assert [w.start_s + 5.0 for w in a.words] == pytest.approx([w.start_s for w in b.words], abs=1e-6)
 
 
-@pytest.mark.parametrize("text", [
-    "I'm really sorry about the delay. Let me check with the warehouse right now.",
-    "That sounds frustrating. I can offer you a replacement or a full refund today.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm really sorry about the delay. Let me check with the warehouse right now.",
+        "That sounds frustrating. I can offer you a replacement or a full refund today.",
+    ],
+)
 def test_espeak_answers_are_transcribed(tmp_path, transcriber, text):
     clip = espeak(text, tmp_path / "answer.wav", rate_wpm=150)
     assert word_error_rate(text, transcriber.transcribe(clip).text) <= 0.15
@@ -67,8 +69,7 @@ def test_a_tampered_packaged_model_is_refused(tmp_path):
 
 
 def test_missing_model_exits_with_one_line(tmp_path):
-    result = run_kiosk("transcribe", str(speech_file("jfk.wav")),
-                       env={"KIOSK_WHISPER_MODEL": str(tmp_path / "gone")})
+    result = run_kiosk("transcribe", str(speech_file("jfk.wav")), env={"KIOSK_WHISPER_MODEL": str(tmp_path / "gone")})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: no Whisper model available")

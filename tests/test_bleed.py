@@ -19,8 +19,7 @@ from analysis.pitch import semitones, track_pitch
 from conftest import speech_file
 from audio.clip import load
 
-CUSTOMER_LINE = ("I took the whole day off work to wait for my sofa and nobody came. "
-                 "Nobody called. Where is it?")
+CUSTOMER_LINE = "I took the whole day off work to wait for my sofa and nobody came. Nobody called. Where is it?"
 
 
 def room(clip: Clip, delay_s: float, gain_db: float, rt60_s: float = 0.15, seed: int = 0) -> np.ndarray:
@@ -28,7 +27,7 @@ def room(clip: Clip, delay_s: float, gain_db: float, rt60_s: float = 0.15, seed:
     t = np.arange(int(0.12 * 16000)) / 16000
     rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60_s)
     rir[0] = 3.0
-    rir /= np.sqrt(np.sum(rir ** 2))
+    rir /= np.sqrt(np.sum(rir**2))
     wet = np.convolve(clip.samples, rir)
     return np.concatenate([np.zeros(int(delay_s * 16000)), wet]) * 10 ** (gain_db / 20)
 
@@ -59,14 +58,15 @@ def trainee(customer_engine) -> Clip:
     return record_answer(chunks_from_clip(load(speech_file(name)))).speech_clip()
 
 
-def mix(customer: Clip, trainee: Clip, trainee_at_s: float, delay_s: float, gain_db: float,
-        rt60_s: float = 0.15) -> tuple[Clip, Clip]:
+def mix(
+    customer: Clip, trainee: Clip, trainee_at_s: float, delay_s: float, gain_db: float, rt60_s: float = 0.15
+) -> tuple[Clip, Clip]:
     """(what the microphone hears, the trainee alone on the same clock)."""
     echo = room(customer, delay_s, gain_db, rt60_s)
     start = int(trainee_at_s * 16000)
     total = max(len(echo), start + len(trainee.samples))
     alone = np.zeros(total)
-    alone[start:start + len(trainee.samples)] = trainee.samples
+    alone[start : start + len(trainee.samples)] = trainee.samples
     mic = alone.copy()
     mic[: len(echo)] += echo
     mic += np.random.default_rng(1).standard_normal(total) * 10 ** (-65 / 20)
@@ -85,10 +85,11 @@ def test_delay_is_found_to_the_sample(customer):
 # are what must hold, to the project's pitch accuracy (±60 cents, as against the laryngograph)
 # and 1 dB of level. The 0.3 s room is the weak case (56 cents, 13.8 dB ERLE, level 1.8 dB low:
 # the gate still takes part of the trainee's first word for the room's tail); held to 2 dB there.
-@pytest.mark.parametrize("delay_s,gain_db,rt60_s,min_erle_db,level_tol_db",
-                         [(0.03, -6, 0.15, 15, 1.0), (0.08, -12, 0.3, 12, 2.0), (0.15, -20, 0.2, 15, 1.0)])
-def test_pitch_and_level_are_the_trainees_alone(customer, trainee, delay_s, gain_db, rt60_s, min_erle_db,
-                                                level_tol_db):
+@pytest.mark.parametrize(
+    "delay_s,gain_db,rt60_s,min_erle_db,level_tol_db",
+    [(0.03, -6, 0.15, 15, 1.0), (0.08, -12, 0.3, 12, 2.0), (0.15, -20, 0.2, 15, 1.0)],
+)
+def test_pitch_and_level_are_the_trainees_alone(customer, trainee, delay_s, gain_db, rt60_s, min_erle_db, level_tol_db):
     # The trainee answers 0.4 s after the customer's last word: the room's tail is still ringing.
     mic, alone = mix(customer, trainee, customer.duration_s + 0.4, delay_s, gain_db, rt60_s)
     polluted = np.nanmedian(track_pitch(mic).f0_hz)
@@ -102,7 +103,7 @@ def test_pitch_and_level_are_the_trainees_alone(customer, trainee, delay_s, gain
     assert delay_s <= result.delay_s + 1 / 16000 and result.delay_s - delay_s < 0.02
     assert result.erle_db >= min_erle_db
     cleaned = np.nanmedian(track_pitch(result.clip).f0_hz)
-    assert abs(semitones(cleaned, truth)) * 100 < 60      # cents: the project's pitch accuracy bar
+    assert abs(semitones(cleaned, truth)) * 100 < 60  # cents: the project's pitch accuracy bar
     level = active_level_db(frame_levels(result.clip))
     assert level == pytest.approx(active_level_db(frame_levels(alone)), abs=level_tol_db)
 
@@ -113,12 +114,12 @@ def test_the_customers_words_are_not_transcribed_as_the_trainees(customer, train
     after = transcriber.transcribe(remove_bleed(mic, customer).clip).text.lower()
     assert "nobody" in before and "called" in before
     assert "nobody" not in after and "called" not in after
-    assert "suit" in after and "water" in after            # "She had your dark suit in greasy wash water"
+    assert "suit" in after and "water" in after  # "She had your dark suit in greasy wash water"
 
 
 def test_bleed_alone_does_not_start_an_answer(customer):
     mic, _ = mix(customer, Clip.silence(0.0), 0.0, 0.06, -10)
-    assert record_answer(chunks_from_clip(mic)).has_speech          # the bleed sounds like speech...
+    assert record_answer(chunks_from_clip(mic)).has_speech  # the bleed sounds like speech...
     cleaned = remove_bleed(mic, customer).clip
     assert not record_answer(chunks_from_clip(cleaned)).has_speech  # ...until it is removed
 
@@ -132,7 +133,7 @@ def test_an_interruption_is_still_heard(customer, trainee):
     truth = record_answer(chunks_from_clip(alone))
     assert heard.has_speech
     assert heard.speech_start_s == pytest.approx(truth.speech_start_s, abs=0.15)
-    assert heard.speech_start_s < customer.duration_s            # so it counts as an interruption
+    assert heard.speech_start_s < customer.duration_s  # so it counts as an interruption
 
 
 def test_nothing_played_leaves_the_signal_alone(trainee):

@@ -62,7 +62,7 @@ def test_answers_are_cut_at_the_cap(jfk):
 
 
 def test_a_file_that_ends_mid_speech_keeps_all_its_speech(jfk):
-    rec = record_answer(chunks_from_clip(jfk.slice_s(0, 4.2)))   # cut inside "what your"
+    rec = record_answer(chunks_from_clip(jfk.slice_s(0, 4.2)))  # cut inside "what your"
     assert rec.outcome is Outcome.SOURCE_ENDED
     assert rec.has_speech and rec.speech_end_s == pytest.approx(4.2, abs=0.05)
 
@@ -72,6 +72,6 @@ def test_playback_arrives_in_the_output_file(alsa_device):
     play(tone)
     out = alsa_device.played().astype(np.float32) / 32768
     assert len(out) >= 8000
-    start = int(np.argmax(np.abs(out) > 0.01))   # the plugin writes a few hundred zeros first
+    start = int(np.argmax(np.abs(out) > 0.01))  # the plugin writes a few hundred zeros first
     # The tone's first sample is 0, so the first loud sample is the tone's second.
-    np.testing.assert_allclose(out[start:start + 7000], tone.samples[1:7001], atol=2 / 32768)
+    np.testing.assert_allclose(out[start : start + 7000], tone.samples[1:7001], atol=2 / 32768)

@@ -14,15 +14,15 @@ def test_demo_runs_a_conversation_and_writes_both_reports(tmp_path):
     out = tmp_path / "demo"
     result = run_kiosk("demo", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert "Loading the speech model" in result.stderr      # progress while the model loads
+    assert "Loading the speech model" in result.stderr  # progress while the model loads
     assert f"Report written to {out}" in result.stdout
     report = json.loads((out / "report.json").read_text())
     turns = report["turns"]
     assert 2 <= len(turns) <= 4 and report["ending"] == "resolved"
     curve = report["anger_curve"]
     assert len(curve) == len(turns) + 1
-    assert curve[1] > curve[0] and curve[-1] < curve[0]    # the stumble angers, the rest calms
-    model = turns[1]                                        # the scenario's model answer
+    assert curve[1] > curve[0] and curve[-1] < curve[0]  # the stumble angers, the rest calms
+    model = turns[1]  # the scenario's model answer
     # The synthesized model answer went through VAD + Whisper: its words came back.
     assert "sorry" in model["transcript"]["text"].lower()
     assert model["delivery"]["wpm"] > 80 and model["delivery"]["median_f0_hz"] > 60
@@ -64,9 +64,10 @@ def test_corrupt_audio_is_one_line_and_non_zero(tmp_path):
 
 def test_no_input_device_is_one_line_and_non_zero(tmp_path):
     conf = tmp_path / "asoundrc"
-    conf.write_text('pcm.!default { type hw; card 99 }\nctl.!default { type hw; card 99 }\n')
-    result = run_kiosk("practice", "--scenario", "late-delivery",
-                       env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"})
+    conf.write_text("pcm.!default { type hw; card 99 }\nctl.!default { type hw; card 99 }\n")
+    result = run_kiosk(
+        "practice", "--scenario", "late-delivery", env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"}
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: no microphone found")
     assert "Traceback" not in result.stderr
@@ -95,19 +96,31 @@ def test_practice_plays_the_customer_and_judges_the_microphone(tmp_path, synth, 
     from conftest import ASOUNDRC, AlsaFileDevice
 
     line = load(PracticeSession(load_library().get("late-delivery"), engines).current_line.audio_path)
-    answer = synth.synthesize("I'm so sorry about your sofa. Let me check with the depot, and I can "
-                              "book you the first slot tomorrow or refund the delivery charge.", DEMO_TRAINEE)
+    answer = synth.synthesize(
+        "I'm so sorry about your sofa. Let me check with the depot, and I can "
+        "book you the first slot tomorrow or refund the delivery charge.",
+        DEMO_TRAINEE,
+    )
     device = AlsaFileDevice(tmp_path / "in.raw", tmp_path / "out.raw")
     device.feed(Clip.silence(line.duration_s + 0.5).concat(answer, Clip.silence(2.0)))
     conf = tmp_path / "asoundrc"
-    conf.write_text(ASOUNDRC.read_text().replace(str(ASOUNDRC.parent / "in.raw"), str(device.infile))
-                    .replace(str(ASOUNDRC.parent / "out.raw"), str(device.outfile)))
+    conf.write_text(
+        ASOUNDRC.read_text()
+        .replace(str(ASOUNDRC.parent / "in.raw"), str(device.infile))
+        .replace(str(ASOUNDRC.parent / "out.raw"), str(device.outfile))
+    )
     out = tmp_path / "report"
-    result = run_kiosk("practice", "--scenario", "late-delivery", "--out", str(out),
-                       env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"})
+    result = run_kiosk(
+        "practice",
+        "--scenario",
+        "late-delivery",
+        "--out",
+        str(out),
+        env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"},
+    )
     assert result.returncode == 0, result.stderr
-    assert "I took the whole day off work" in result.stdout     # the caption of what was played
-    assert len(device.played()) > 16000                          # and it was played
+    assert "I took the whole day off work" in result.stdout  # the caption of what was played
+    assert len(device.played()) > 16000  # and it was played
     report = json.loads((out / "report.json").read_text())
     assert "depot" in report["turns"][0]["transcript"]["text"].lower()
     penalties = {p["id"]: p["hit"] for p in report["turns"][0]["content"]["penalties"]}

@@ -1,6 +1,5 @@
 """audio.clip: decoding every format a kiosk meets, resampling, and refusing bad files clearly."""
 
-
 import av
 import numpy as np
 import pytest
@@ -30,8 +29,10 @@ def test_wav_loads_as_16k_mono_float(jfk):
     assert 0.5 < np.abs(jfk.samples).max() <= 1.0
 
 
-@pytest.mark.parametrize("suffix,codec,rate", [
-    ("flac", "flac", 16000), ("mp3", "libmp3lame", 44100), ("webm", "libopus", 48000), ("ogg", "libopus", 48000)])
+@pytest.mark.parametrize(
+    "suffix,codec,rate",
+    [("flac", "flac", 16000), ("mp3", "libmp3lame", 44100), ("webm", "libopus", 48000), ("ogg", "libopus", 48000)],
+)
 def test_compressed_formats_decode_to_the_same_signal(tmp_path, jfk, suffix, codec, rate):
     path = tmp_path / f"jfk.{suffix}"
     _encode(jfk, path, codec, rate)
@@ -66,11 +67,14 @@ def test_native_rate_is_kept_on_request():
     assert load(speech_file("jfk.wav"), sample_rate_hz=None).sample_rate_hz == 16000
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"),
-    (b"this is not audio at all" * 50, "not a readable audio file"),
-    (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a readable audio file|no audio"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"this is not audio at all" * 50, "not a readable audio file"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a readable audio file|no audio"),
+    ],
+)
 def test_bad_files_raise_one_clear_sentence(tmp_path, content, message):
     path = tmp_path / "answer.wav"
     path.write_bytes(content)
@@ -104,4 +108,6 @@ def test_pcm16_round_trip():
 
 
 def test_gain_in_db_scales_amplitude(jfk):
-    assert np.abs(jfk.gained_db(-12).samples).max() == pytest.approx(np.abs(jfk.samples).max() * 10 ** (-12 / 20), rel=1e-5)
+    assert np.abs(jfk.gained_db(-12).samples).max() == pytest.approx(
+        np.abs(jfk.samples).max() * 10 ** (-12 / 20), rel=1e-5
+    )

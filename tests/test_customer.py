@@ -44,18 +44,29 @@ SECURITY = "I'm going to step back now and call security."
 SUPERVISOR = "I'll get my supervisor for you right away."
 
 # Phrase pools for the property tests: clear, natural sentences of each sort.
-HEARD_PHRASES = ("I'm really sorry about this.", "That sounds incredibly frustrating.",
-                 "I hear you, and thank you for telling me.",
-                 "So if I understand you, it still hasn't been put right.",
-                 "Can you tell me what happened?")
-WAY_PHRASES = ("I can offer you a replacement or a refund, whichever you prefer.",
-               "Let me check what I can do for you right now.",
-               "I can arrange a new delivery for tomorrow morning.",
-               "Let's sort this out together.")
+HEARD_PHRASES = (
+    "I'm really sorry about this.",
+    "That sounds incredibly frustrating.",
+    "I hear you, and thank you for telling me.",
+    "So if I understand you, it still hasn't been put right.",
+    "Can you tell me what happened?",
+)
+WAY_PHRASES = (
+    "I can offer you a replacement or a refund, whichever you prefer.",
+    "Let me check what I can do for you right now.",
+    "I can arrange a new delivery for tomorrow morning.",
+    "Let's sort this out together.",
+)
 CLOSING_PHRASES = ("Thank you for your patience.", "I'll call you tomorrow to make sure it's sorted.")
-PROVOKING_PHRASES = ("Calm down.", "It's not a big deal.", "You should have read the terms.",
-                     "I'm sorry you feel that way.", "That's our policy.", "Whatever.",
-                     "I guarantee it'll be there in an hour.")
+PROVOKING_PHRASES = (
+    "Calm down.",
+    "It's not a big deal.",
+    "You should have read the terms.",
+    "I'm sorry you feel that way.",
+    "That's our policy.",
+    "Whatever.",
+    "I guarantee it'll be there in an hour.",
+)
 NEUTRAL_PHRASES = ("Okay.", "Right.", "What's your order number?", "Is there anything else?")
 ALL_PHRASES = HEARD_PHRASES + WAY_PHRASES + CLOSING_PHRASES + PROVOKING_PHRASES + NEUTRAL_PHRASES
 
@@ -82,12 +93,19 @@ def voices(calibration, engines) -> dict[str, DeliveryMeasures]:
     base = analyze_answer(calibration, engines).delivery
 
     def styled(voice: str, pace: str) -> DeliveryMeasures:
-        return replace(base, lower_voice=Verdict("lower_voice", voice, f"voice {voice}", "tip"),
-                       speak_slowly=Verdict("speak_slowly", pace, f"pace {pace}", "tip"))
+        return replace(
+            base,
+            lower_voice=Verdict("lower_voice", voice, f"voice {voice}", "tip"),
+            speak_slowly=Verdict("speak_slowly", pace, f"pace {pace}", "tip"),
+        )
 
-    return {"calm": styled("pass", "pass"), "unjudged": styled("unknown", "pass"),
-            "loud": styled("needs_work", "pass"), "rushed": styled("pass", "needs_work"),
-            "loud_rushed": styled("needs_work", "needs_work")}
+    return {
+        "calm": styled("pass", "pass"),
+        "unjudged": styled("unknown", "pass"),
+        "loud": styled("needs_work", "pass"),
+        "rushed": styled("pass", "needs_work"),
+        "loud_rushed": styled("needs_work", "needs_work"),
+    }
 
 
 def turn(scenario: Scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
@@ -123,6 +141,7 @@ def complete(scenario: Scenario, analysis: TurnAnalysis) -> bool:
 
 # --- Endings --------------------------------------------------------------------------------
 
+
 def test_a_good_answer_then_a_close_resolves_the_late_delivery(voices):
     scenario = LIBRARY.get("late-delivery")
     states, reactions = play(scenario, [scenario.model_answer, CLOSE], voices["calm"])
@@ -140,7 +159,7 @@ def test_provocation_twice_makes_the_customer_walk_out(voices):
     assert reactions[0].kind in {"repeat", "manager"}
     assert states[-1].ending == "walked_out" and reactions[-1].kind == "walkout"
     assert reactions[-1].line == scenario.line("walkout")
-    assert len(reactions) == 2          # furious twice in a row: they do not wait for a third
+    assert len(reactions) == 2  # furious twice in a row: they do not wait for a third
 
 
 def test_handing_over_to_a_supervisor_escalates(voices):
@@ -155,11 +174,12 @@ def test_calling_security_ends_a_safety_scenario_and_reasoning_escalates_to_thre
     states, reactions = play(scenario, [SECURITY], voices["calm"])
     assert states[-1].ending == "escalated" and reactions[0].kind == "handover"
 
-    reasoning = ("I'm really sorry. I understand you're upset. I can offer you a refund or a "
-                 "voucher, which would you prefer?")
+    reasoning = (
+        "I'm really sorry. I understand you're upset. I can offer you a refund or a voucher, which would you prefer?"
+    )
     states, reactions = play(scenario, [reasoning] * 5, voices["calm"])
     assert reactions[0].kind == "threat"
-    assert reactions[0].anger_after >= reactions[0].anger_before   # sympathy does not reach them
+    assert reactions[0].anger_after >= reactions[0].anger_before  # sympathy does not reach them
     assert states[-1].ending == "walked_out" and len(reactions) <= scenario.max_turns
 
 
@@ -167,10 +187,11 @@ def test_an_open_conversation_ends_when_the_customers_patience_runs_out(voices):
     scenario = LIBRARY.get("no-receipt-return")
     states, reactions = play(scenario, [EMPATHY_ONLY] * 6, voices["calm"])
     assert len(reactions) == scenario.max_turns
-    assert states[-1].ending == "walked_out"      # heard, but never offered anything
+    assert states[-1].ending == "walked_out"  # heard, but never offered anything
 
 
 # --- The next line --------------------------------------------------------------------------
+
 
 def test_an_unacknowledged_complaint_comes_again_louder(voices):
     scenario = LIBRARY.get("faulty-kettle")
@@ -184,7 +205,7 @@ def test_stonewalling_makes_the_customer_ask_for_a_manager_once(voices):
     scenario = LIBRARY.get("warranty-expired")
     _, reactions = play(scenario, [EMPATHY_ONLY] * 4, voices["calm"])
     kinds = [r.kind for r in reactions]
-    assert kinds[:2] == ["details", "manager"]      # heard, but no way forward twice running
+    assert kinds[:2] == ["details", "manager"]  # heard, but no way forward twice running
     assert kinds.count("manager") == 1
 
 
@@ -195,7 +216,7 @@ def test_quoting_policy_and_nothing_else_brings_the_manager_demand_at_once(voice
 
 
 def test_an_angry_customer_wants_to_be_heard_before_hearing_solutions(voices):
-    scenario = LIBRARY.get("late-delivery")                      # starts at anger 3
+    scenario = LIBRARY.get("late-delivery")  # starts at anger 3
     bare_offer = "I can rebook the delivery for tomorrow morning or refund the charge."
     _, reactions = play(scenario, [bare_offer], voices["calm"])
     assert reactions[0].kind != "accept"
@@ -220,6 +241,7 @@ def test_a_provocation_after_accepting_withdraws_the_acceptance(voices):
 
 
 # --- How it was said ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("style", ["loud", "rushed"])
 def test_a_raised_or_rushed_voice_angers_more_than_the_same_words_said_calmly(voices, style):
@@ -248,6 +270,7 @@ def test_the_delivery_rules_read_only_the_verdicts(voices):
 
 
 # --- Every scenario ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
 def test_the_model_answer_calms_every_customer_and_leads_to_an_ending(voices, scenario):
@@ -303,7 +326,7 @@ def test_anger_stays_in_range_and_every_conversation_ends_in_time(voices, scenar
         if state.ending:
             assert state.ending in customer.ENDINGS
             break
-        assert n < scenario.max_turns          # never still talking after the last turn
+        assert n < scenario.max_turns  # never still talking after the last turn
 
 
 @PROPERTY
@@ -318,8 +341,11 @@ def test_a_calm_complete_answer_never_raises_anger(voices, scenario, data):
     if scenario.safety:
         parts = [SECURITY, *data.draw(st.lists(st.sampled_from(HEARD_PHRASES), max_size=1))]
     else:
-        parts = [data.draw(st.sampled_from(HEARD_PHRASES)), data.draw(st.sampled_from(WAY_PHRASES)),
-                 *data.draw(st.lists(st.sampled_from(CLOSING_PHRASES), max_size=1))]
+        parts = [
+            data.draw(st.sampled_from(HEARD_PHRASES)),
+            data.draw(st.sampled_from(WAY_PHRASES)),
+            *data.draw(st.lists(st.sampled_from(CLOSING_PHRASES), max_size=1)),
+        ]
     analysis = turn(scenario, " ".join(parts), voices[data.draw(st.sampled_from(["calm", "unjudged"]))])
     assume(complete(scenario, analysis))
     _, reaction = customer.react(scenario, state, analysis)
@@ -329,12 +355,14 @@ def test_a_calm_complete_answer_never_raises_anger(voices, scenario, data):
 def test_the_complete_phrase_pool_is_recognised_as_complete(voices):
     """Guards the property above against passing vacuously (every example assumed away)."""
     scenario = LIBRARY.get("late-delivery")
-    recognised = sum(complete(scenario, turn(scenario, f"{h} {w}", voices["calm"]))
-                     for h in HEARD_PHRASES for w in WAY_PHRASES)
+    recognised = sum(
+        complete(scenario, turn(scenario, f"{h} {w}", voices["calm"])) for h in HEARD_PHRASES for w in WAY_PHRASES
+    )
     assert recognised >= len(HEARD_PHRASES) * len(WAY_PHRASES) // 2
 
 
 # --- Spoken answers through the whole pipeline -----------------------------------------------
+
 
 def _spoken(path, text: str, **voice) -> object:
     """An espeak-ng recording of the answer, padded and endpointed as live capture would be."""
@@ -382,14 +410,14 @@ def test_spoken_rattled_provocation_angers_the_customer_until_they_walk_out(tmp_
     opening_voice = session.current_line.voice
     rattled = _spoken(tmp_path / "b1.wav", PROVOKE, **RATTLED)
     record = session.answer(rattled)
-    assert record.analysis.delivery.speak_slowly.status == "needs_work"   # 230 vs 150 wpm
+    assert record.analysis.delivery.speak_slowly.status == "needs_work"  # 230 vs 150 wpm
     assert record.reaction.anger_after > record.reaction.anger_before
     assert record.reaction.kind in {"repeat", "manager"}
     assert any("rushed pace" in r for r in record.reaction.reasons)
     louder = session.current_line.voice
     assert louder.volume > opening_voice.volume and louder.rate_wpm > opening_voice.rate_wpm
     assert session.current_line.kind == record.reaction.kind
-    while not session.finished:                                           # the same again
+    while not session.finished:  # the same again
         again = session.answer(rattled)
         assert again.reaction.anger_after >= again.reaction.anger_before
     assert session.result().ending == "walked_out" and len(session.turns) < scenario.max_turns

@@ -44,7 +44,7 @@ def voices(espeak_data, tmp_path_factory, transcriber):
 
 def test_shouting_is_told_apart_on_pitch_level_and_effort(voices):
     calm, shouted = (measure(*voices[k]) for k in ("calm", "shouted"))
-    assert shouted.median_f0_hz > calm.median_f0_hz * 2 ** (2 / 12)     # > 2 semitones higher
+    assert shouted.median_f0_hz > calm.median_f0_hz * 2 ** (2 / 12)  # > 2 semitones higher
     assert shouted.level_db > calm.level_db + 4
     assert shouted.spectral_balance_db > calm.spectral_balance_db + 4
 
@@ -73,8 +73,10 @@ def test_effort_shows_through_a_turned_down_microphone(voices):
 def customer_lines(espeak_data, tmp_path_factory):
     d = tmp_path_factory.mktemp("customer")
     line = "This is the third time my delivery has not turned up and I want my money back."
-    return {"calm": say(espeak_data, d / "c0.wav", line, "-a", "75", "-p", "50", "-s", "160"),
-            "furious": say(espeak_data, d / "c4.wav", line, "-a", "135", "-p", "78", "-s", "210")}
+    return {
+        "calm": say(espeak_data, d / "c0.wav", line, "-a", "75", "-p", "50", "-s", "160"),
+        "furious": say(espeak_data, d / "c4.wav", line, "-a", "135", "-p", "78", "-s", "210"),
+    }
 
 
 def test_mirroring_a_furious_customer_angers_them_more(voices, customer_lines):
@@ -85,8 +87,10 @@ def test_mirroring_a_furious_customer_angers_them_more(voices, customer_lines):
     calm = analyze_delivery(*voices["calm"], baseline, angry)
     assert shouted.mirroring.status == "needs_work", shouted.mirroring.detail
     assert calm.mirroring.status == "pass", calm.mirroring
-    assert customer.delivery_effect(shouted)[0] == customer.delivery_effect(
-        analyze_delivery(*voices["shouted"], baseline))[0] + 1
+    assert (
+        customer.delivery_effect(shouted)[0]
+        == customer.delivery_effect(analyze_delivery(*voices["shouted"], baseline))[0] + 1
+    )
 
 
 def test_a_calm_customer_cannot_be_mirrored(voices, customer_lines):
@@ -105,10 +109,14 @@ def join(*clips: Clip) -> Clip:
 def test_speeding_up_toward_the_end_is_a_trend(espeak_data, tmp_path, transcriber):
     first = "Thank you for waiting, I have looked at your account and I can see what went wrong here."
     second = "So what I will do now is book a new delivery slot and refund the charge straight away for you."
-    steady = join(say(espeak_data, tmp_path / "a.wav", first, "-s", "140"),
-                  say(espeak_data, tmp_path / "b.wav", second, "-s", "140"))
-    rushed = join(say(espeak_data, tmp_path / "c.wav", first, "-s", "140"),
-                  say(espeak_data, tmp_path / "d.wav", second, "-s", "260"))
+    steady = join(
+        say(espeak_data, tmp_path / "a.wav", first, "-s", "140"),
+        say(espeak_data, tmp_path / "b.wav", second, "-s", "140"),
+    )
+    rushed = join(
+        say(espeak_data, tmp_path / "c.wav", first, "-s", "140"),
+        say(espeak_data, tmp_path / "d.wav", second, "-s", "260"),
+    )
     assert measure(steady, transcriber.transcribe(steady)).trend == ()
     m = measure(rushed, transcriber.transcribe(rushed))
     assert "sped_up" in m.trend and m.rate_trend_ratio > 1.25
@@ -119,7 +127,7 @@ def test_getting_louder_is_a_sustained_drift_not_one_loud_word(transcriber):
     clip = scaled(load(speech_file("libri_2412-153948-0000.wav")), -12.0)
     transcript = transcriber.transcribe(clip)
     t = np.arange(clip.samples.size) / clip.sample_rate_hz
-    ramp_db = np.clip((t - 4.0) / 5.0, 0, 1) * 9.0                       # +9 dB over 4-9 s, held
+    ramp_db = np.clip((t - 4.0) / 5.0, 0, 1) * 9.0  # +9 dB over 4-9 s, held
     louder = Clip(clip.samples * 10 ** (ramp_db / 20), clip.sample_rate_hz)
     one_word = clip.samples.copy()
     word = next(w for w in transcript.words if w.start_s > 8.5)
@@ -133,12 +141,17 @@ def test_getting_louder_is_a_sustained_drift_not_one_loud_word(transcriber):
     assert "got_louder" not in measure(Clip(one_word, clip.sample_rate_hz), transcript).trend
 
 
-@pytest.mark.parametrize("text, words", [("In 1813.", ["in", "eighteen", "thirteen"]),
-                                         ("I can refund 25 dollars", ["i", "can", "refund", "twenty", "five", "dollars"]),
-                                         ("1,250 items", ["one", "thousand", "two", "hundred", "fifty", "items"]),
-                                         ("in 1905", ["in", "nineteen", "oh", "five"]),
-                                         ("In 1465, they", ["in", "fourteen", "sixty", "five", "they"]),
-                                         ("3.5 percent", ["three", "point", "five", "percent"])])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("In 1813.", ["in", "eighteen", "thirteen"]),
+        ("I can refund 25 dollars", ["i", "can", "refund", "twenty", "five", "dollars"]),
+        ("1,250 items", ["one", "thousand", "two", "hundred", "fifty", "items"]),
+        ("in 1905", ["in", "nineteen", "oh", "five"]),
+        ("In 1465, they", ["in", "fourteen", "sixty", "five", "they"]),
+        ("3.5 percent", ["three", "point", "five", "percent"]),
+    ],
+)
 def test_numbers_count_as_the_words_said(text, words):
     assert rate.normalize(text) == words
 
@@ -148,12 +161,31 @@ def test_kiosk_analyze_prints_every_delivery_field(tmp_path):
     result = run_kiosk("analyze", str(answer), "--json", "--baseline", str(calm))
     assert result.returncode == 0, result.stderr
     delivery = json.loads(result.stdout)["delivery"]
-    for field in ("duration_s", "speech_s", "wpm", "syllables", "articulation_rate", "median_f0_hz",
-                  "f0_p10_hz", "f0_p90_hz", "level_db", "spectral_balance_db", "snr_db", "clipped",
-                  "pause_count", "pause_total_s", "fillers", "f0_delta_st", "level_delta_db", "rate_ratio",
-                  "trend", "rate_trend_ratio", "level_trend_db"):
+    for field in (
+        "duration_s",
+        "speech_s",
+        "wpm",
+        "syllables",
+        "articulation_rate",
+        "median_f0_hz",
+        "f0_p10_hz",
+        "f0_p90_hz",
+        "level_db",
+        "spectral_balance_db",
+        "snr_db",
+        "clipped",
+        "pause_count",
+        "pause_total_s",
+        "fillers",
+        "f0_delta_st",
+        "level_delta_db",
+        "rate_ratio",
+        "trend",
+        "rate_trend_ratio",
+        "level_trend_db",
+    ):
         assert field in delivery, field
-    assert delivery["f0_delta_st"] < -3            # a man's answer against a woman's baseline
+    assert delivery["f0_delta_st"] < -3  # a man's answer against a woman's baseline
     for verdict in ("speak_slowly", "lower_voice"):
         assert delivery[verdict]["status"] in ("pass", "needs_work", "unknown")
         assert delivery[verdict]["source"] == VERDICT_RULES[verdict]

@@ -30,13 +30,16 @@ def test_the_filler_prompt_invents_none_in_fluent_speech(name, transcriber):
     assert rate.find_fillers(transcript) == []
 
 
-@pytest.mark.parametrize("text, fillers", [
-    ("I would like to help you", []),
-    ("it looks like the parcel is lost", []),
-    ("it was like totally lost", ["like"]),
-    ("you know what happened", []),
-    ("I can, you know, refund it", ["you know"]),
-    ("uh let me um check", ["uh", "um"]),
-])
+@pytest.mark.parametrize(
+    "text, fillers",
+    [
+        ("I would like to help you", []),
+        ("it looks like the parcel is lost", []),
+        ("it was like totally lost", ["like"]),
+        ("you know what happened", []),
+        ("I can, you know, refund it", ["you know"]),
+        ("uh let me um check", ["uh", "um"]),
+    ],
+)
 def test_like_and_you_know_only_when_they_fill(text, fillers):
     assert sorted(rate.find_fillers(typed(text))) == sorted(fillers)

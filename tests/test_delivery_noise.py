@@ -31,7 +31,7 @@ def test_pitch_and_pace_survive_moderate_noise(name, snr_db, kind, clean, transc
     clip, calm = clean[name]
     noisy_clip = with_noise(clip, SPEECH_DIR, name, snr_db, kind)
     noisy = analyze_delivery(noisy_clip, transcriber.transcribe(noisy_clip), calm.as_baseline())
-    assert noisy.median_f0_hz == pytest.approx(calm.median_f0_hz, rel=0.03)      # about half a semitone
+    assert noisy.median_f0_hz == pytest.approx(calm.median_f0_hz, rel=0.03)  # about half a semitone
     assert noisy.wpm == pytest.approx(calm.wpm, rel=0.15)
     assert noisy.snr_db == pytest.approx(snr_db, abs=3.0)
     assert noisy.level_delta_db == pytest.approx(0.0, abs=1.5)

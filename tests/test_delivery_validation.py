@@ -39,16 +39,23 @@ def pitch_vs_reference(name: str, ref_name: str) -> dict:
     ref_t, ref_f0 = ref[:, 0], ref[:, 1]
     gpe, frame_error = 1.0, 0.0
     for offset_frames in (2, 3):
-        idx = np.clip(np.round((ref_t + offset_frames * 0.01 - track.times_s[0]) / pitch.TIME_STEP_S).astype(int),
-                      0, track.f0_hz.size - 1)
+        idx = np.clip(
+            np.round((ref_t + offset_frames * 0.01 - track.times_s[0]) / pitch.TIME_STEP_S).astype(int),
+            0,
+            track.f0_hz.size - 1,
+        )
         est = track.f0_hz[idx]
         both = (ref_f0 > 0) & np.isfinite(est)
         error = cents(est[both], ref_f0[both])
         if np.mean(np.abs(error) > GROSS_ERROR) < gpe:
             gpe, frame_error = float(np.mean(np.abs(error) > GROSS_ERROR)), float(np.median(np.abs(error)))
-    return {"median_error_cents": float(cents(np.median(track.voiced), np.median(ref_f0[ref_f0 > 0]))),
-            "gross_error_rate": gpe, "frame_error_cents": frame_error,
-            "voiced_frames": int(track.voiced.size), "reference_voiced_frames": int(np.sum(ref_f0 > 0))}
+    return {
+        "median_error_cents": float(cents(np.median(track.voiced), np.median(ref_f0[ref_f0 > 0]))),
+        "gross_error_rate": gpe,
+        "frame_error_cents": frame_error,
+        "voiced_frames": int(track.voiced.size),
+        "reference_voiced_frames": int(np.sum(ref_f0 > 0)),
+    }
 
 
 @pytest.mark.parametrize("row", PTDB, ids=lambda r: r["file"])
@@ -56,7 +63,7 @@ def test_median_f0_matches_the_laryngograph(row, measured):
     result = pitch_vs_reference(row["file"], row["ref_f0_file"])
     assert abs(result["median_error_cents"]) <= 60, result
     assert result["gross_error_rate"] < 0.05, result
-    reported = measured[row["file"]][1].median_f0_hz           # what `kiosk analyze` prints
+    reported = measured[row["file"]][1].median_f0_hz  # what `kiosk analyze` prints
     assert abs(cents(reported, float(row["median_ref_f0_hz"]))) <= 60
 
 
@@ -106,7 +113,7 @@ def test_twelve_decibels_quieter_changes_only_the_level(name, measured, transcri
     assert quiet.spectral_balance_db == pytest.approx(loud.spectral_balance_db, abs=0.3)
     assert quiet.syllables == pytest.approx(loud.syllables, abs=1)
     assert quiet.wpm == pytest.approx(loud.wpm, rel=0.03)
-    if name != "jfk.wav":   # JFK's crowd rises at the end: its floor depends on which gaps Whisper leaves
+    if name != "jfk.wav":  # JFK's crowd rises at the end: its floor depends on which gaps Whisper leaves
         assert quiet.snr_db == pytest.approx(loud.snr_db, abs=1.0)
 
 
@@ -115,8 +122,8 @@ def test_pauses_track_the_length_of_the_silence(transcriber):
     pause, and the longest pause 0.6 s longer, whatever Whisper makes of the word edges."""
     clip = load(speech_file("ptdb_M01_sa1.wav"))
     rate_hz = clip.sample_rate_hz
-    room = clip.samples[: int(1.0 * rate_hz)]                     # the file's leading silence
-    voiced = clip.samples[int(2.6 * rate_hz): int(6.6 * rate_hz)]  # reference voicing: 2.9-6.25 s
+    room = clip.samples[: int(1.0 * rate_hz)]  # the file's leading silence
+    voiced = clip.samples[int(2.6 * rate_hz) : int(6.6 * rate_hz)]  # reference voicing: 2.9-6.25 s
     results = {}
     for gap_s in (0.4, 1.0):
         joined = Clip(np.concatenate([voiced, room[: int(gap_s * rate_hz)], voiced]), rate_hz)
@@ -136,8 +143,13 @@ def test_jfk_long_pauses_agree_with_the_silero_vad():
     clip = load(speech_file("jfk.wav"))
     window_s = 0.032
     speech = SpeechDetector().probabilities(clip.samples) >= 0.5
-    silero = sorted(((b - a) * window_s for a, b in rate.true_runs(~speech) if (b - a) * window_s >= 0.8
-                     and a > 0 and b < speech.size))
+    silero = sorted(
+        (
+            (b - a) * window_s
+            for a, b in rate.true_runs(~speech)
+            if (b - a) * window_s >= 0.8 and a > 0 and b < speech.size
+        )
+    )
     levels = loudness.frame_levels(clip)
     ours = rate.find_pauses(levels, 0.3, 10.4)
     assert len(silero) == 2

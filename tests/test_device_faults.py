@@ -46,11 +46,14 @@ def test_a_microphone_unplugged_mid_answer_keeps_what_was_said(alsa_device, jfk,
 
 def test_no_speaker_is_one_line_and_non_zero(tmp_path):
     conf = tmp_path / "asoundrc"
-    conf.write_text('pcm.!default { type asym; capture.pcm { type file; slave.pcm "null"; '
-                    f'file "/dev/null"; infile "{tmp_path / "in.raw"}"; format "raw" }} }}\n')
+    conf.write_text(
+        'pcm.!default { type asym; capture.pcm { type file; slave.pcm "null"; '
+        f'file "/dev/null"; infile "{tmp_path / "in.raw"}"; format "raw" }} }}\n'
+    )
     (tmp_path / "in.raw").write_bytes(b"")
-    result = run_kiosk("practice", "--scenario", "late-delivery",
-                       env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"})
+    result = run_kiosk(
+        "practice", "--scenario", "late-delivery", env={"ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"}
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: no speaker or headset found")
     assert "Traceback" not in result.stderr
@@ -69,7 +72,7 @@ def test_a_shouted_clipped_answer_is_judged_and_called_out(jfk, session):
 def test_an_answer_past_the_cap_is_cut_there_and_judged(jfk, session):
     """Push-to-talk and a trainee who never taps "I've finished": the cap ends it."""
     endless = np.tile(jfk.samples, 3)
-    chunks = (AudioChunk(endless[i:i + 1600], 16000, i / 16000) for i in range(0, len(endless), 1600))
+    chunks = (AudioChunk(endless[i : i + 1600], 16000, i / 16000) for i in range(0, len(endless), 1600))
     recording = record_answer(chunks, replace(EndpointConfig.for_room(push_to_talk=True), max_answer_s=15.0))
     assert recording.outcome is Outcome.MAX_LENGTH
     assert recording.clip.duration_s == pytest.approx(15.0, abs=0.1)

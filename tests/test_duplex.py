@@ -58,15 +58,14 @@ def _capture(alsa_device, line: Clip, trainee: Clip, trainee_at_s: float, gain_d
 TRAINEE_SAYS = "She had your dark suit in greasy wash water all year."
 
 
-def test_the_customer_on_the_loudspeaker_does_not_start_the_answer(alsa_device, line, trainee, transcriber,
-                                                                   session):
+def test_the_customer_on_the_loudspeaker_does_not_start_the_answer(alsa_device, line, trainee, transcriber, session):
     at = line.duration_s + 0.8
     recording, heard = _capture(alsa_device, line, trainee, at)
-    assert len(alsa_device.played()) > 0.9 * line.duration_s * 16000      # the line really played
+    assert len(alsa_device.played()) > 0.9 * line.duration_s * 16000  # the line really played
     assert recording.outcome is Outcome.SPEECH_ENDED
     assert recording.speech_start_s == pytest.approx(at, abs=0.3)
     assert heard.line_end_s == pytest.approx(line.duration_s + 0.03, abs=0.02)
-    assert heard.echo_level_db > -40                                        # it did leak in
+    assert heard.echo_level_db > -40  # it did leak in
     heard = transcriber.transcribe(recording.speech_clip()).text
     # Word for word in most runs with either customer; the capture's start moves by a window
     # from run to run, and once tiny.en heard "all year" as "earlier" (two of eleven words).
@@ -93,8 +92,7 @@ def test_an_interruption_is_judged_as_one(alsa_device, line, trainee, session):
     assert "customer finished" in interrupt.evidence[0].matched
 
 
-def test_waiting_for_the_customer_is_not_an_interruption(alsa_device, line, trainee, customer_engine,
-                                                        kiosk_engines):
+def test_waiting_for_the_customer_is_not_an_interruption(alsa_device, line, trainee, customer_engine, kiosk_engines):
     fresh = PracticeSession(load_library().get(SCENARIOS[customer_engine]), kiosk_engines)
     recording, heard = _capture(alsa_device, line, trainee, line.duration_s + 0.8)
     record = fresh.answer(recording, customer_end_s=heard.line_end_s)

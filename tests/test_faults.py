@@ -25,8 +25,13 @@ from kiosk.web.state import Kiosk
 
 from test_web_api import KIOSK, make_client, upload, visit
 
-TURN = {"index": 0, "customer": {"text": "Where is my sofa?"}, "transcript": {"text": "I'm sorry"},
-        "content": {"score": 60}, "reaction": {"anger_before": 3, "anger_after": 2}}
+TURN = {
+    "index": 0,
+    "customer": {"text": "Where is my sofa?"},
+    "transcript": {"text": "I'm sorry"},
+    "content": {"score": 60},
+    "reaction": {"anger_before": 3, "anger_after": 2},
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +45,16 @@ class SqliteLock:
     """Another process holding the write lock of a SQLite file (a backup tool, a second kiosk)."""
 
     def __init__(self, db: Path) -> None:
-        code = ("import sqlite3, sys\n"
-                f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-                "c.execute('BEGIN EXCLUSIVE')\n"
-                "print('locked', flush=True)\n"
-                "sys.stdin.read()\n")
-        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+        code = (
+            "import sqlite3, sys\n"
+            f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout.readline().strip() == "locked"
 
     def release(self) -> None:
@@ -69,7 +77,7 @@ def test_a_database_locked_by_another_process_is_one_sentence_then_works_again(t
         with pytest.raises(StoreUnavailable, match="another program is holding the database") as err:
             store.add_turn(sid, {**TURN, "index": 1})
         assert "nothing saved before was lost" in str(err.value) and "\n" not in str(err.value)
-        assert len(store.sessions()) == 1            # WAL: reading still works while it is locked
+        assert len(store.sessions()) == 1  # WAL: reading still works while it is locked
     finally:
         lock.release()
     store.add_turn(sid, {**TURN, "index": 1})
@@ -94,8 +102,9 @@ def test_an_answer_during_a_database_lock_can_simply_be_given_again(tmp_path, en
     client, store, settings = make_client(tmp_path, engines, pin_hash)
     with client:
         token = visit(client, "Ana")
-        opening = client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"},
-                              headers=KIOSK).json()["line"]
+        opening = client.post(
+            f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK
+        ).json()["line"]
         lock = SqliteLock(settings.data_dir / "kiosk.db")
         try:
             refused = upload(client, f"/api/visits/{token}/answer", answer_wav.read_bytes())
@@ -184,13 +193,13 @@ def test_a_full_disk_refuses_new_work_clearly_and_keeps_what_was_stored(small_di
         again = upload(client, f"/api/visits/{token}/answer", wav)
         assert again.status_code == 200 and again.json()["turn"]["index"] == 1
         assert store.sessions()[0].turns == 2
-        assert len(list(settings.audio_dir.rglob("*.wav"))) == 2   # both opted-in recordings, whole
+        assert len(list(settings.audio_dir.rglob("*.wav"))) == 2  # both opted-in recordings, whole
     store.close()
 
 
 def test_a_recording_that_cannot_be_kept_does_not_cost_the_judged_turn(tmp_path, engines, pin_hash, answer_wav):
     client, store, settings = make_client(tmp_path, engines, pin_hash)
-    with tmpfs(settings.audio_dir, "64k"), client:          # only the recordings' folder is full
+    with tmpfs(settings.audio_dir, "64k"), client:  # only the recordings' folder is full
         fill(settings.audio_dir)
         token = visit(client, "Ana", keep_audio=True)
         client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
@@ -198,7 +207,7 @@ def test_a_recording_that_cannot_be_kept_does_not_cost_the_judged_turn(tmp_path,
         assert r.status_code == 200, r.text
         [summary] = store.sessions()
         assert summary.turns == 1 and store.session_report(summary.id)["turns"][0]["audio_kept"] is False
-        assert [p.name for p in settings.audio_dir.rglob("*") if p.is_file()] == ["filler"]   # no half WAV
+        assert [p.name for p in settings.audio_dir.rglob("*") if p.is_file()] == ["filler"]  # no half WAV
     store.close()
 
 
@@ -206,7 +215,7 @@ def test_a_corrupt_model_is_reported_on_screen_and_the_store_still_works(tmp_pat
     model_dir = tmp_path / "broken-model"
     shutil.copytree(asr.resolve_model().location, model_dir)
     with open(model_dir / "model.bin", "r+b") as f:
-        f.truncate(1_000_000)                      # a copy interrupted half-way
+        f.truncate(1_000_000)  # a copy interrupted half-way
     settings = load_settings(env={"KIOSK_DATA_DIR": str(tmp_path / "data")})
     store = Store.open(settings.database_url)
     with TestClient(create_app(Kiosk(settings, store), model=str(model_dir))) as client:
@@ -216,7 +225,7 @@ def test_a_corrupt_model_is_reported_on_screen_and_the_store_still_works(tmp_pat
                 break
             time.sleep(0.05)
         assert health.status_code == 500 and "corrupt or incomplete" in health.json()["error"]
-        token = visit(client, "Ana")                # names still work: only judging needs the model
+        token = visit(client, "Ana")  # names still work: only judging needs the model
         r = client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
         assert r.status_code == 503 and "could not load its speech model" in r.json()["error"]
     store.close()
@@ -235,7 +244,7 @@ def test_two_tabs_of_the_same_trainee_keep_two_sessions(tmp_path, engines, pin_h
         for token in (first, second):
             assert client.delete(f"/api/visits/{token}", headers=KIOSK).status_code == 204
         assert sorted(s.turns for s in store.sessions()) == [1, 2]
-        assert {s.trainee_name for s in store.sessions()} == {"Ana"}      # one trainee, two sessions
+        assert {s.trainee_name for s in store.sessions()} == {"Ana"}  # one trainee, two sessions
         gone = client.get(f"/api/visits/{first}/level")
         assert gone.status_code == 404 and "start again" in gone.json()["error"]
     store.close()

@@ -47,8 +47,13 @@ class Server:
         env = {**os.environ, "KIOSK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)], env=env,
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.proc.stdout.read().decode()
@@ -62,8 +67,9 @@ class Server:
         pytest.fail("kiosk serve never became ready")
 
     def call(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"):
-        req = urllib.request.Request(self.base + path, data=body, method=method,
-                                     headers={"X-Kiosk": "1", "Content-Type": content_type})
+        req = urllib.request.Request(
+            self.base + path, data=body, method=method, headers={"X-Kiosk": "1", "Content-Type": content_type}
+        )
         try:
             with urllib.request.urlopen(req, timeout=120) as r:
                 return r.status, r.read()
@@ -78,8 +84,13 @@ class Server:
     def abandon_upload(self, path: str, wav: bytes) -> None:
         """Half an answer, then the connection drops: the tab was closed while it was sending."""
         with socket.create_connection(("127.0.0.1", self.port)) as s:
-            s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nX-Kiosk: 1\r\nContent-Type: audio/wav\r\n"
-                       f"Content-Length: {len(wav)}\r\n\r\n").encode() + wav[:len(wav) // 2])
+            s.sendall(
+                (
+                    f"POST {path} HTTP/1.1\r\nHost: localhost\r\nX-Kiosk: 1\r\nContent-Type: audio/wav\r\n"
+                    f"Content-Length: {len(wav)}\r\n\r\n"
+                ).encode()
+                + wav[: len(wav) // 2]
+            )
 
     def stop(self, sig=signal.SIGTERM) -> None:
         self.proc.send_signal(sig)
@@ -99,12 +110,12 @@ def test_a_kiosk_killed_mid_session_restarts_with_every_turn_and_the_session_mar
         turn = json.loads(body)
         assert turn["turn"]["index"] == 0 and not turn["finished"]
     finally:
-        server.stop(signal.SIGKILL)                      # the plug is pulled
+        server.stop(signal.SIGKILL)  # the plug is pulled
     store = Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}")
     [left] = store.sessions()
-    assert left.turns == 1 and left.ending is None       # judged turn kept, nothing else written
+    assert left.turns == 1 and left.ending is None  # judged turn kept, nothing else written
     store.close()
-    server = Server(tmp_path, _port())                   # switched on again
+    server = Server(tmp_path, _port())  # switched on again
     try:
         assert listening_on(server.port) == {"127.0.0.1"}  # not reachable from the shop's network
         assert server.call("GET", "/api/config")[0] == 200
@@ -116,5 +127,5 @@ def test_a_kiosk_killed_mid_session_restarts_with_every_turn_and_the_session_mar
     assert closed.ending == INCOMPLETE and closed.turns == 1
     report = store.session_report(closed.id)
     assert "depot" in report["turns"][0]["transcript"]["text"].lower()
-    assert not list((tmp_path / "tmp").glob("answer-*"))   # the abandoned upload left no scratch file
+    assert not list((tmp_path / "tmp").glob("answer-*"))  # the abandoned upload left no scratch file
     store.close()

@@ -54,24 +54,48 @@ def test_a_rule_is_cited_by_name_and_group():
 
 def _guide_file(tmp_path: Path, rules: str) -> Path:
     path = tmp_path / "guide.toml"
-    path.write_text('[[source]]\nid = "defuse"\ntitle = "Twelve steps"\nabout = "A."\nlegacy = "003"\n\n'
-                    + rules, encoding="utf-8")
+    path.write_text(
+        '[[source]]\nid = "defuse"\ntitle = "Twelve steps"\nabout = "A."\nlegacy = "003"\n\n' + rules, encoding="utf-8"
+    )
     return path
 
 
-@pytest.mark.parametrize("rule,field,line,message", [
-    ('[[rule]]\nid = "defuse-x"\nname = "X"\ngroup = "G"\ntext = "One. Two."\n'
-     '[[rule]]\nid = "defuse-x"\nname = "Y"\ngroup = "G"\ntext = "One. Two."\n',
-     "rule.1.id", 13, "duplicate id 'defuse-x'"),
-    ('[[rule]]\nid = "calm-x"\nname = "X"\ngroup = "G"\ntext = "One. Two."\n',
-     "rule.0.id", 8, "must start with a source id and a dash: defuse"),
-    ('[[rule]]\nid = "defuse-x"\nname = ""\ngroup = "G"\ntext = "One. Two."\n',
-     "rule.0.name", 9, "must be non-empty text"),
-    ('[[rule]]\nid = "defuse-x"\nname = "X"\ngroup = "G"\ntext = "A. B. C. D. E."\n',
-     "rule.0.text", 11, "2 to 4 sentences"),
-    ('[[rule]]\nid = "defuse-x"\nname = "X"\ngroup = "G"\ntext = "One. Two."\nsource = "003"\n',
-     "rule.0.source", 12, "unknown field"),
-])
+@pytest.mark.parametrize(
+    "rule,field,line,message",
+    [
+        (
+            '[[rule]]\nid = "defuse-x"\nname = "X"\ngroup = "G"\ntext = "One. Two."\n'
+            '[[rule]]\nid = "defuse-x"\nname = "Y"\ngroup = "G"\ntext = "One. Two."\n',
+            "rule.1.id",
+            13,
+            "duplicate id 'defuse-x'",
+        ),
+        (
+            '[[rule]]\nid = "calm-x"\nname = "X"\ngroup = "G"\ntext = "One. Two."\n',
+            "rule.0.id",
+            8,
+            "must start with a source id and a dash: defuse",
+        ),
+        (
+            '[[rule]]\nid = "defuse-x"\nname = ""\ngroup = "G"\ntext = "One. Two."\n',
+            "rule.0.name",
+            9,
+            "must be non-empty text",
+        ),
+        (
+            '[[rule]]\nid = "defuse-x"\nname = "X"\ngroup = "G"\ntext = "A. B. C. D. E."\n',
+            "rule.0.text",
+            11,
+            "2 to 4 sentences",
+        ),
+        (
+            '[[rule]]\nid = "defuse-x"\nname = "X"\ngroup = "G"\ntext = "One. Two."\nsource = "003"\n',
+            "rule.0.source",
+            12,
+            "unknown field",
+        ),
+    ],
+)
 def test_a_bad_guide_file_is_reported_with_file_line_and_field(tmp_path, rule, field, line, message):
     path = _guide_file(tmp_path, rule)
     with pytest.raises(DataFileError) as err:
@@ -81,21 +105,49 @@ def test_a_bad_guide_file_is_reported_with_file_line_and_field(tmp_path, rule, f
 
 def _legacy_session() -> dict:
     """A session as the store kept it before the guide existed: every citation a file prefix."""
-    verdict = {"id": "speak_slowly", "status": "needs_work", "detail": "190 words/min", "tip": "Slow down.",
-               "source": "003"}
-    finding = {"id": "apology", "hit": False, "points": 0, "max_points": 12, "source": "003",
-               "description": "Apologise sincerely for what went wrong, on behalf of the store.", "evidence": []}
-    penalty = {"id": "argue", "hit": True, "points": -10, "max_points": 10, "source": "001",
-               "description": "Arguing with the customer.", "evidence": [{"quote": "that's not true"}]}
-    return {"scenario_id": "late-delivery", "scenario_title": "The sofa that never came", "ending": "walked_out",
-            "score": 20, "anger_curve": [3, 4],
-            "tips": [{"id": "argue", "text": "Don't argue the point.", "quote": "that's not true", "source": "001"}],
-            "turns": [{"index": 0, "customer": {"text": "Where is my sofa?", "anger": 3},
-                       "transcript": {"text": "that's not true"},
-                       "delivery": {"wpm": 190.0, "speak_slowly": verdict},
-                       "content": {"score": 20, "items": [finding], "penalties": [penalty]},
-                       "reaction": {"anger_before": 3, "anger_after": 4, "line": "Unbelievable.",
-                                    "reasons": []}}]}
+    verdict = {
+        "id": "speak_slowly",
+        "status": "needs_work",
+        "detail": "190 words/min",
+        "tip": "Slow down.",
+        "source": "003",
+    }
+    finding = {
+        "id": "apology",
+        "hit": False,
+        "points": 0,
+        "max_points": 12,
+        "source": "003",
+        "description": "Apologise sincerely for what went wrong, on behalf of the store.",
+        "evidence": [],
+    }
+    penalty = {
+        "id": "argue",
+        "hit": True,
+        "points": -10,
+        "max_points": 10,
+        "source": "001",
+        "description": "Arguing with the customer.",
+        "evidence": [{"quote": "that's not true"}],
+    }
+    return {
+        "scenario_id": "late-delivery",
+        "scenario_title": "The sofa that never came",
+        "ending": "walked_out",
+        "score": 20,
+        "anger_curve": [3, 4],
+        "tips": [{"id": "argue", "text": "Don't argue the point.", "quote": "that's not true", "source": "001"}],
+        "turns": [
+            {
+                "index": 0,
+                "customer": {"text": "Where is my sofa?", "anger": 3},
+                "transcript": {"text": "that's not true"},
+                "delivery": {"wpm": 190.0, "speak_slowly": verdict},
+                "content": {"score": 20, "items": [finding], "penalties": [penalty]},
+                "reaction": {"anger_before": 3, "anger_after": 4, "line": "Unbelievable.", "reasons": []},
+            }
+        ],
+    }
 
 
 def test_a_stored_session_from_before_the_guide_names_its_sources_in_words():
@@ -109,13 +161,19 @@ def test_a_stored_session_from_before_the_guide_names_its_sources_in_words():
 
 def test_a_tip_with_a_rule_and_a_citation_opens_the_rules_text():
     session = _legacy_session()
-    session["tips"] = [{"id": "apology", "text": "Apologise for what went wrong, on behalf of the store.",
-                        "quote": None, "rule": "defuse-apologise",
-                        "citation": GUIDE.citation("defuse-apologise")},
-                       {"id": "speak_slowly", "text": "Slow down.", "quote": None, "source": "defuse-slow-down"}]
+    session["tips"] = [
+        {
+            "id": "apology",
+            "text": "Apologise for what went wrong, on behalf of the store.",
+            "quote": None,
+            "rule": "defuse-apologise",
+            "citation": GUIDE.citation("defuse-apologise"),
+        },
+        {"id": "speak_slowly", "text": "Slow down.", "quote": None, "source": "defuse-slow-down"},
+    ]
     html = str(render_session_html(session))
-    tips = html[html.index('<ol class="tips">'):html.index("</ol>")]
-    assert tips.count("<details class=\"cite\">") == 2
+    tips = html[html.index('<ol class="tips">') : html.index("</ol>")]
+    assert tips.count('<details class="cite">') == 2
     assert "<summary>Apologise for what went wrong \u2014 Defusing, step 5</summary>" in tips
     assert f'<p class="rule-text">{GUIDE.text("defuse-apologise")}</p>' in tips
     assert "<summary>Speak slowly \u2014 Defusing, step 4</summary>" in tips

@@ -52,9 +52,9 @@ def trainee(jfk) -> np.ndarray:
 
 def store(trainee: np.ndarray, noise: np.ndarray, snr_db: float, with_trainee: bool = True) -> Clip:
     """The trainee 2 s into a 16 s capture, over ``noise`` at ``snr_db`` below their voice."""
-    mix = noise[:16 * RATE] * _active_rms(trainee) * 10 ** (-snr_db / 20)
+    mix = noise[: 16 * RATE] * _active_rms(trainee) * 10 ** (-snr_db / 20)
     if with_trainee:
-        mix[int(LEAD_S * RATE):int(LEAD_S * RATE) + len(trainee)] += trainee
+        mix[int(LEAD_S * RATE) : int(LEAD_S * RATE) + len(trainee)] += trainee
     return Clip(mix.astype(np.float32), RATE)
 
 

@@ -34,9 +34,11 @@ SETTLEABLE = [s for s in SCENARIOS if not s.safety]
 CLOSE = "Thank you for your patience while we sorted this out. I'll call you tomorrow to check it all went well."
 BARE_APOLOGY = "I'm really sorry."
 FILLER = ("I've finished.", "Okay.", "Right, so.", "I've finished.")
-DONTS = ("Calm down. It's not my fault, you should have checked before you came in.",
-         "That's our policy, there's nothing I can do.",
-         "I'm sorry you feel that way.")
+DONTS = (
+    "Calm down. It's not my fault, you should have checked before you came in.",
+    "That's our policy, there's nothing I can do.",
+    "I'm sorry you feel that way.",
+)
 
 
 def typed(text: str) -> Transcript:
@@ -83,8 +85,11 @@ def calm_delivery(calibration_clip, engines) -> DeliveryMeasures:
     from kiosk.session import analyze_answer
 
     base = analyze_answer(calibration_clip, engines).delivery
-    return replace(base, lower_voice=Verdict("lower_voice", "pass", "voice pass", "tip"),
-                   speak_slowly=Verdict("speak_slowly", "pass", "pace pass", "tip"))
+    return replace(
+        base,
+        lower_voice=Verdict("lower_voice", "pass", "voice pass", "tip"),
+        speak_slowly=Verdict("speak_slowly", "pass", "pace pass", "tip"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +122,11 @@ def test_its_own_model_answer_settles_it(outcomes, scenario):
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.id)
 def test_no_other_scenarios_model_answer_resolves_it(outcomes, scenario):
-    resolved = [other for (here, other), ending in outcomes.items()
-                if here == scenario.id and other != scenario.id and ending == "resolved"]
+    resolved = [
+        other
+        for (here, other), ending in outcomes.items()
+        if here == scenario.id and other != scenario.id and ending == "resolved"
+    ]
     assert resolved == []
 
 
@@ -135,6 +143,7 @@ def test_the_model_answers_offers_fit_with_the_remedy_as_evidence(calm, scenario
 
 
 # --- Sympathy alone and the don'ts ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scenario", SETTLEABLE, ids=lambda s: s.id)
 def test_a_bare_apology_then_filler_calms_by_one_level_at_most_and_settles_nothing(calm, scenario):
@@ -164,6 +173,7 @@ def test_the_donts_escalate(calm, scenario, dont):
 
 # --- The misfit reaction ----------------------------------------------------------------------
 
+
 def test_a_sofa_offer_to_the_television_customer_gets_the_misfit_line(calm):
     """The case from the issue: the late sofa's offer, word for word, to the leaflet TV."""
     scenario = LIBRARY.get("advert-out-of-stock")
@@ -190,19 +200,23 @@ def test_reasons_name_what_was_said_in_words_not_rubric_ids(calm):
     text = " ".join(r for reaction in reactions for r in reaction.reasons)
     assert "apologised" in text
     assert not any(item_id in text for item_id in RUBRIC.ids if "_" in item_id)
-    assert set(IN_WORDS) >= {i.id for i in RUBRIC.items if i.id not in {"security", "positive_language",
-                                                                       "transparency", "give_space",
-                                                                       "private_space"}}
+    assert set(IN_WORDS) >= {
+        i.id
+        for i in RUBRIC.items
+        if i.id not in {"security", "positive_language", "transparency", "give_space", "private_space"}
+    }
 
 
 # --- Without the encoder ----------------------------------------------------------------------
 
+
 def test_without_the_encoder_shared_words_decide():
     tv, sofa = LIBRARY.get("advert-out-of-stock"), LIBRARY.get("late-delivery")
     for scenario, text, fits in [
-            (tv, "I can order the television from our other branch at the leaflet price.", True),
-            (tv, "I can arrange the first delivery slot for your sofa tomorrow morning.", False),
-            (sofa, "I can arrange the first delivery slot for your sofa tomorrow morning.", True)]:
+        (tv, "I can order the television from our other branch at the leaflet price.", True),
+        (tv, "I can arrange the first delivery slot for your sofa tomorrow morning.", False),
+        (sofa, "I can arrange the first delivery slot for your sofa tomorrow morning.", True),
+    ]:
         transcript = typed_transcript(text)
         content = score_content(transcript, RUBRIC, scenario.scoring_context(), encoder=None)
         _, offers = judge_offers(transcript, content, scenario.scoring_context(), encoder=None)

@@ -50,8 +50,7 @@ def test_leading_silence_does_not_slow_the_pace(transcriber):
     clip = load(speech_file("libri_1988-24833-0001.wav"))
     quiet = np.flatnonzero(np.abs(clip.samples) > 0.02)[0]
     room = clip.samples[: max(quiet - 800, 160)]
-    padded = Clip(np.concatenate([np.resize(room, int(1.5 * clip.sample_rate_hz)), clip.samples]),
-                  clip.sample_rate_hz)
+    padded = Clip(np.concatenate([np.resize(room, int(1.5 * clip.sample_rate_hz)), clip.samples]), clip.sample_rate_hz)
     plain, later = measure(clip, transcriber.transcribe(clip)), measure(padded, transcriber.transcribe(padded))
     assert later.wpm == pytest.approx(plain.wpm, rel=0.03)
     assert later.speech_s == pytest.approx(plain.speech_s, abs=0.05)

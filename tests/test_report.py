@@ -13,8 +13,14 @@ from conftest import run_kiosk
 from kiosk.history import export_csv, load_history, render_history_markdown, render_history_page
 from analysis.delivery import pace_band
 from kiosk.plots import anger_chart, contour_chart, rate_chart
-from kiosk.report import (render_markdown, render_page_html, render_session_html, session_dict, tip_citation,
-                          write_reports)
+from kiosk.report import (
+    render_markdown,
+    render_page_html,
+    render_session_html,
+    session_dict,
+    tip_citation,
+    write_reports,
+)
 from kiosk.store import Store
 from scenarios.guide import load_guide
 from scenarios.rubric import item_names
@@ -65,8 +71,13 @@ def test_every_tip_is_in_both_reports_with_its_guide(engines, judged_session, tm
     scenario = load_library().get("late-delivery")
     session = PracticeSession(scenario, engines, baseline)
     transcript = typed_transcript("Okay. Is there anything else?")
-    session.react(TurnAnalysis(transcript, result.turns[0].analysis.delivery,
-                               score_content(transcript, engines.rubric, scenario.scoring_context())))
+    session.react(
+        TurnAnalysis(
+            transcript,
+            result.turns[0].analysis.delivery,
+            score_content(transcript, engines.rubric, scenario.scoring_context()),
+        )
+    )
     weak = session.result()
     _, md_path = write_reports(weak, tmp_path, baseline)
     md, html = md_path.read_text(), (tmp_path / "report.html").read_text()
@@ -95,12 +106,13 @@ def test_charts_show_gaps_bands_and_missing_baselines():
     times = [0.05, 0.15, 0.25, 0.35, 0.45, 0.55]
     f0 = [100.0, 104.0, None, None, 150.0, 152.0]  # a pause, then a raised voice
     svg = contour_chart(times, f0, what="pitch", unit="Hz", band=(89.1, 112.2), reference=100.0)
-    assert svg.count("<polyline") == 2                  # the unvoiced gap is not bridged
+    assert svg.count("<polyline") == 2  # the unvoiced gap is not bridged
     assert "50 % of the answer above your calm range" in svg
     bare = contour_chart(times, f0, what="pitch", unit="Hz", band=None, reference=None)
     assert "calm-band" not in bare and "no calm baseline" in bare
-    assert "No pitch could be measured" in contour_chart(times, [None] * 6, what="pitch", unit="Hz",
-                                                         band=None, reference=None)
+    assert "No pitch could be measured" in contour_chart(
+        times, [None] * 6, what="pitch", unit="Hz", band=None, reference=None
+    )
     assert "could not be measured" in rate_chart(None, pace_band(None))
     assert anger_chart([3, 2, 1]).count('class="marker"') == 3
 
@@ -137,12 +149,12 @@ def test_kiosk_report_writes_a_trainees_history(judged_session, tmp_path):
 def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path):
     result, _ = judged_session
     store = Store.open(f"sqlite:///{tmp_path / 'k.db'}")
-    t, _ = store.find_or_create_trainee("=HYPERLINK(\"http://x\")")
+    t, _ = store.find_or_create_trainee('=HYPERLINK("http://x")')
     sid = store.start_session(t.id, result.scenario_id, result.scenario_title)
     store.add_turn(sid, result.turns[0].to_dict())
     rows = list(csv.DictReader(io.StringIO(export_csv(store))))
     assert len(rows) == 1
-    assert rows[0]["trainee"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["trainee"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["transcript"] == result.turns[0].analysis.transcript.text
     assert float(rows[0]["wpm"]) == result.turns[0].analysis.delivery.wpm
     assert rows[0]["speak_slowly"] in ("calm", "needs work", "not judged")
@@ -150,8 +162,11 @@ def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path)
     analysis, guide = result.turns[0].analysis, load_guide()
     d = analysis.delivery
     went_against = {guide.citation(f.source) for f in analysis.content.penalties if f.hit}
-    went_against |= {guide.citation(v.source) for v in (d.speak_slowly, d.lower_voice, d.mirroring)
-                     if v is not None and v.status == "needs_work"}
+    went_against |= {
+        guide.citation(v.source)
+        for v in (d.speak_slowly, d.lower_voice, d.mirroring)
+        if v is not None and v.status == "needs_work"
+    }
     assert set(filter(None, rows[0]["to_work_on"].split("; "))) == went_against
     # Never an empty ending (this session was left open), one column per rubric item.
     assert rows[0]["ending"] == "stopped before the end"
@@ -169,18 +184,38 @@ def test_csv_export_keeps_formulas_out_of_spreadsheets(judged_session, tmp_path)
 
 
 def test_markdown_of_a_session_without_answers_or_tips():
-    md = render_markdown({"scenario_id": "x", "scenario_title": "X", "ending": None, "score": 0,
-                          "anger_curve": [3], "tips": [], "turns": []})
+    md = render_markdown(
+        {
+            "scenario_id": "x",
+            "scenario_title": "X",
+            "ending": None,
+            "score": 0,
+            "anger_curve": [3],
+            "tips": [],
+            "turns": [],
+        }
+    )
     assert "stopped early" in md and "Nothing to fix" in md
 
 
 def test_the_scorecard_is_a_compact_list_when_the_session_carries_one():
-    session = {"scenario_id": "x", "scenario_title": "X", "ending": "walked_out", "score": 40,
-               "anger_curve": [3, 4], "tips": [], "turns": [],
-               "scorecard": {"score": 40,
-                             "items": [{"id": "apology", "earned": True, "turn": 0, "quote": "I'm so sorry"},
-                                       {"id": "options", "earned": False, "turn": None, "quote": None}],
-                             "penalties": [{"id": "calm_down", "turn": 0, "quote": "calm down"}]}}
+    session = {
+        "scenario_id": "x",
+        "scenario_title": "X",
+        "ending": "walked_out",
+        "score": 40,
+        "anger_curve": [3, 4],
+        "tips": [],
+        "turns": [],
+        "scorecard": {
+            "score": 40,
+            "items": [
+                {"id": "apology", "earned": True, "turn": 0, "quote": "I'm so sorry"},
+                {"id": "options", "earned": False, "turn": None, "quote": None},
+            ],
+            "penalties": [{"id": "calm_down", "turn": 0, "quote": "calm down"}],
+        },
+    }
     html = render_session_html(session)
     card = html.split('<details class="scorecard">')[1].split("</details>")[0]
     assert "(1 of 2 done, 1 to avoid)" in card
@@ -192,21 +227,60 @@ def test_the_scorecard_is_a_compact_list_when_the_session_carries_one():
 
 
 def test_the_scorecard_goals_and_each_answers_card_are_in_words():
-    turn = {"index": 0, "customer": {"text": "Where is it?"}, "transcript": {"text": "Sorry, calm down."},
-            "delivery": {"wpm": 170.0, "speak_slowly": {"status": "needs_work"}},
-            "reaction": {"anger_before": 3, "anger_after": 4, "line": "Don't tell me to calm down.",
-                         "reasons": ["was provoked (calm_down), which spoiled the rest"]},
-            "card": {"turn": 0, "stage": "opening", "added": [{"id": "apology", "quote": "Sorry"}],
-                     "broke": [{"id": "calm_down", "turn": 0, "quote": "calm down", "points": 10.0},
-                               {"id": "speak_slowly", "turn": 0, "quote": "170 words/min", "points": 5.0}]}}
-    session = {"scenario_id": "x", "scenario_title": "X", "ending": None, "score": 5, "anger_curve": [3, 4],
-               "tips": [], "turns": [turn],
-               "scorecard": {"score": 5, "items": [], "penalties": [turn["card"]["broke"][0]],
-                             "goals": [{"id": "sorry", "name": "You said sorry for what went wrong", "called_for": True,
-                                        "met": True, "turn": 0, "quote": "Sorry"},
-                                       {"id": "way_forward", "name": "You offered a way forward", "called_for": True,
-                                        "met": False, "turn": None, "quote": None},
-                                       {"id": "security", "name": "You called security", "called_for": False}]}}
+    turn = {
+        "index": 0,
+        "customer": {"text": "Where is it?"},
+        "transcript": {"text": "Sorry, calm down."},
+        "delivery": {"wpm": 170.0, "speak_slowly": {"status": "needs_work"}},
+        "reaction": {
+            "anger_before": 3,
+            "anger_after": 4,
+            "line": "Don't tell me to calm down.",
+            "reasons": ["was provoked (calm_down), which spoiled the rest"],
+        },
+        "card": {
+            "turn": 0,
+            "stage": "opening",
+            "added": [{"id": "apology", "quote": "Sorry"}],
+            "broke": [
+                {"id": "calm_down", "turn": 0, "quote": "calm down", "points": 10.0},
+                {"id": "speak_slowly", "turn": 0, "quote": "170 words/min", "points": 5.0},
+            ],
+        },
+    }
+    session = {
+        "scenario_id": "x",
+        "scenario_title": "X",
+        "ending": None,
+        "score": 5,
+        "anger_curve": [3, 4],
+        "tips": [],
+        "turns": [turn],
+        "scorecard": {
+            "score": 5,
+            "items": [],
+            "penalties": [turn["card"]["broke"][0]],
+            "goals": [
+                {
+                    "id": "sorry",
+                    "name": "You said sorry for what went wrong",
+                    "called_for": True,
+                    "met": True,
+                    "turn": 0,
+                    "quote": "Sorry",
+                },
+                {
+                    "id": "way_forward",
+                    "name": "You offered a way forward",
+                    "called_for": True,
+                    "met": False,
+                    "turn": None,
+                    "quote": None,
+                },
+                {"id": "security", "name": "You called security", "called_for": False},
+            ],
+        },
+    }
     html = str(render_session_html(session))
     card = html.split('<details class="scorecard">')[1].split("</details>")[0]
     assert "(1 of 2 done, 1 to avoid)" in card and "You called security" not in card

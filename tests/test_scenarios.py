@@ -63,6 +63,7 @@ def line_of(text: str, needle: str) -> int:
 
 # --- The built-in library ------------------------------------------------------------------
 
+
 def test_the_library_has_at_least_24_valid_scenarios_each_named_by_its_id():
     assert LIBRARY.problems == ()
     assert len(LIBRARY.scenarios) >= 24
@@ -79,7 +80,8 @@ def test_every_situation_in_the_issue_has_a_scenario(situation):
 def test_settings_difficulties_and_safety_are_spread_across_the_library():
     scenarios = LIBRARY.sorted()
     assert {"store_counter", "returns_desk", "checkout", "phone", "delivery", "restaurant"} <= {
-        s.setting for s in scenarios}
+        s.setting for s in scenarios
+    }
     assert {s.difficulty for s in scenarios} == {1, 2, 3}
     assert {s.persona.anger for s in scenarios} >= {1, 2, 3, 4}
     assert {s.id for s in scenarios if s.safety} == {"intoxicated-customer", "threatening-customer"}
@@ -123,9 +125,10 @@ def test_the_docs_coverage_table_is_true_to_the_data():
     practise it: one row per rule of the guide, named as the guide names it, listing exactly the
     scenarios whose `source` cites it, at least one of which emphasises the row's items."""
     doc = (ROOT / "docs" / "scenarios.md").read_text()
-    table = doc[doc.index("## Guide rules and where they are practised"):]
-    rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| rule")
-            and not r.startswith("| ---")]
+    table = doc[doc.index("## Guide rules and where they are practised") :]
+    rows = [
+        r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| rule") and not r.startswith("| ---")
+    ]
     citing = practised_in(LIBRARY.sorted())
     seen = []
     for row in rows:
@@ -150,43 +153,118 @@ def test_the_docs_coverage_table_is_true_to_the_data():
 
 MUTATIONS = [
     # (what, old text, new text, field, message fragment, line needle or None for line 1)
-    ("unknown rubric item", '"keepable_promise"]', '"keep_promise"]', "focus",
-     "unknown rubric item 'keep_promise'", "focus ="),
-    ("missing source", 'source = [\n  "method-stay-calm",\n', 'sources = [\n  "method-stay-calm",\n', "source",
-     "missing", None),
+    (
+        "unknown rubric item",
+        '"keepable_promise"]',
+        '"keep_promise"]',
+        "focus",
+        "unknown rubric item 'keep_promise'",
+        "focus =",
+    ),
+    (
+        "missing source",
+        'source = [\n  "method-stay-calm",\n',
+        'sources = [\n  "method-stay-calm",\n',
+        "source",
+        "missing",
+        None,
+    ),
     ("anger outside 0-4", "anger = 3", "anger = 7", "persona.anger", "from 0 to 4", "anger = 7"),
-    ("empty line", '  "I have asked you three times now. Where is my sofa?",', '  "   ",',
-     "lines.repeat.1", "empty line", '  "   ",'),
-    ("missing line kind", 'accept = "Fine. Tomorrow morning, and you call me if anything changes."\n', "",
-     "lines.accept", "missing", "[lines]"),
+    (
+        "empty line",
+        '  "I have asked you three times now. Where is my sofa?",',
+        '  "   ",',
+        "lines.repeat.1",
+        "empty line",
+        '  "   ",',
+    ),
+    (
+        "missing line kind",
+        'accept = "Fine. Tomorrow morning, and you call me if anything changes."\n',
+        "",
+        "lines.accept",
+        "missing",
+        "[lines]",
+    ),
     ("unknown line kind", "manager = ", "shout = ", "lines.shout", "unknown kind of line", "shout ="),
-    ("unknown field", "difficulty = 1\n", "difficulty = 1\ncolour = \"red\"\n", "colour",
-     "unknown field", "colour ="),
+    ("unknown field", "difficulty = 1\n", 'difficulty = 1\ncolour = "red"\n', "colour", "unknown field", "colour ="),
     ("bad difficulty", "difficulty = 1", "difficulty = 4", "difficulty", "1, 2 or 3", "difficulty ="),
     ("bad setting", 'setting = "delivery"', 'setting = "garage"', "setting", "must be one of", "setting ="),
-    ("unknown guide rule", '  "method-options",', '  "003",', "source.1", "unknown guide rule '003'",
-     '  "003",'),
-    ("voice pyttsx3 cannot select", 'voice = "en-us+f3"', 'voice = "en-gb+f3"', "persona.voice",
-     "unknown voice 'en-gb+f3'", "voice ="),
-    ("threat outside a safety scenario", "[lines]\n", '[lines]\nthreat = "Watch it."\n', "lines.threat",
-     "safety = true", "threat ="),
-    ("item that cannot apply", '"keepable_promise"]', '"keepable_promise", "security"]', "focus",
-     "only scored in safety scenarios", "focus ="),
-    ("bad weight", 'focus = [', 'weights = { apology = "lots" }\nfocus = [', "weights.apology",
-     "number from 0 to 5", "weights ="),
-    ("turns out of range", "difficulty = 1\n", "difficulty = 1\nmax_turns = 9\n", "max_turns",
-     "from 2 to 5", "max_turns ="),
-    ("needs_heard out of range", "anger = 3\n", "anger = 3\nneeds_heard = 0\n", "persona.needs_heard",
-     "from 1 to 3", "needs_heard ="),
-    ("TOML syntax", 'title = "The sofa that never came"', 'title = "The sofa that never came', "syntax",
-     "not valid TOML", "title ="),
+    ("unknown guide rule", '  "method-options",', '  "003",', "source.1", "unknown guide rule '003'", '  "003",'),
+    (
+        "voice pyttsx3 cannot select",
+        'voice = "en-us+f3"',
+        'voice = "en-gb+f3"',
+        "persona.voice",
+        "unknown voice 'en-gb+f3'",
+        "voice =",
+    ),
+    (
+        "threat outside a safety scenario",
+        "[lines]\n",
+        '[lines]\nthreat = "Watch it."\n',
+        "lines.threat",
+        "safety = true",
+        "threat =",
+    ),
+    (
+        "item that cannot apply",
+        '"keepable_promise"]',
+        '"keepable_promise", "security"]',
+        "focus",
+        "only scored in safety scenarios",
+        "focus =",
+    ),
+    (
+        "bad weight",
+        "focus = [",
+        'weights = { apology = "lots" }\nfocus = [',
+        "weights.apology",
+        "number from 0 to 5",
+        "weights =",
+    ),
+    (
+        "turns out of range",
+        "difficulty = 1\n",
+        "difficulty = 1\nmax_turns = 9\n",
+        "max_turns",
+        "from 2 to 5",
+        "max_turns =",
+    ),
+    (
+        "needs_heard out of range",
+        "anger = 3\n",
+        "anger = 3\nneeds_heard = 0\n",
+        "persona.needs_heard",
+        "from 1 to 3",
+        "needs_heard =",
+    ),
+    (
+        "TOML syntax",
+        'title = "The sofa that never came"',
+        'title = "The sofa that never came',
+        "syntax",
+        "not valid TOML",
+        "title =",
+    ),
     ("no resolution table", "[resolution]\n", "[unsaid]\n", "resolution", "missing: add a [resolution]", None),
     ("no remedies", "remedies = [\n", "cures = [\n", "resolution.remedies", "missing", "[resolution]"),
-    ("one remedy only", "remedies = [\n", 'remedies = ["I can rebook the delivery."]\nold_remedies = [\n',
-     "resolution.remedies", "at least 2", "remedies = ["),
-    ("a remedy that is also a miss", "not_remedies = [\n",
-     'not_remedies = [\n  "I can waive the delivery charge.",\n', "resolution.not_remedies",
-     "is also a remedy", "not_remedies = ["),
+    (
+        "one remedy only",
+        "remedies = [\n",
+        'remedies = ["I can rebook the delivery."]\nold_remedies = [\n',
+        "resolution.remedies",
+        "at least 2",
+        "remedies = [",
+    ),
+    (
+        "a remedy that is also a miss",
+        "not_remedies = [\n",
+        'not_remedies = [\n  "I can waive the delivery charge.",\n',
+        "resolution.not_remedies",
+        "is also a remedy",
+        "not_remedies = [",
+    ),
     ("no misfit line", "misfit = [", "misfits = [", "lines.misfit", "missing", "[lines]"),
 ]
 
@@ -206,8 +284,11 @@ def test_a_bad_file_is_reported_with_file_line_and_field(tmp_path, what, old, ne
 
 
 def test_every_problem_in_a_file_is_reported_at_once(tmp_path):
-    text = (TEMPLATE.replace("anger = 3", "anger = -1").replace('"keepable_promise"]', '"charm"]')
-            .replace('setting = "delivery"', 'setting = "moon"'))
+    text = (
+        TEMPLATE.replace("anger = 3", "anger = -1")
+        .replace('"keepable_promise"]', '"charm"]')
+        .replace('setting = "delivery"', 'setting = "moon"')
+    )
     write(tmp_path, "mine.toml", text)
     _, problems = validate_dir(tmp_path, RUBRIC)
     assert {p.field for p in problems} == {"persona.anger", "focus", "setting"}
@@ -245,7 +326,7 @@ def test_duplicate_ids_are_reported_in_a_folder_and_against_the_built_ins(tmp_pa
     mine = TEMPLATE.replace('id = "late-delivery"', 'id = "my-sofa"')
     write(tmp_path, "a.toml", mine)
     second = write(tmp_path, "b.toml", mine)
-    write(tmp_path, "c.toml", TEMPLATE)                           # same id as a built-in
+    write(tmp_path, "c.toml", TEMPLATE)  # same id as a built-in
     good, problems = validate_folder(tmp_path, RUBRIC)
     assert [s.id for s in good] == ["my-sofa"]
     assert {(p.file, p.field) for p in problems} == {(str(second), "id"), (str(tmp_path / "c.toml"), "id")}
@@ -254,8 +335,12 @@ def test_duplicate_ids_are_reported_in_a_folder_and_against_the_built_ins(tmp_pa
 
 
 def test_line_numbers_skip_multi_line_strings_and_find_array_elements(tmp_path):
-    path = write(tmp_path, "x.toml", 'model_answer = """Sorry [really\nfocus = not a key\n"""\n'
-                                     'facts = [\n  "one [x] \\" quoted",  # a [ comment\n  "", \'three\', "four",\n]\n')
+    path = write(
+        tmp_path,
+        "x.toml",
+        'model_answer = """Sorry [really\nfocus = not a key\n"""\n'
+        'facts = [\n  "one [x] \\" quoted",  # a [ comment\n  "", \'three\', "four",\n]\n',
+    )
     src = read_toml(path)
     assert "focus" not in src.lines
     assert (src.line("facts"), src.line("facts.0"), src.line("facts.1"), src.line("facts.3")) == (4, 5, 6, 6)
@@ -271,14 +356,31 @@ def test_a_windows_bom_is_not_an_error(tmp_path):
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 10) | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=8)
+    max_leaves=8,
+)
 TEMPLATE_DATA = read_toml(BUILTIN_DIR / "late-delivery.toml").data
 
 
 @settings(max_examples=300, deadline=None)
-@given(key=st.sampled_from(sorted({*TEMPLATE_DATA, "weights", "safety", "max_turns", "extra", "persona.anger",
-                                   "persona.voice", "persona.needs_heard", "lines.repeat", "lines.threat"})),
-       value=json_values)
+@given(
+    key=st.sampled_from(
+        sorted(
+            {
+                *TEMPLATE_DATA,
+                "weights",
+                "safety",
+                "max_turns",
+                "extra",
+                "persona.anger",
+                "persona.voice",
+                "persona.needs_heard",
+                "lines.repeat",
+                "lines.threat",
+            }
+        )
+    ),
+    value=json_values,
+)
 def test_any_broken_value_is_a_data_error_never_a_crash(key, value):
     data = json.loads(json.dumps(TEMPLATE_DATA))
     table, _, sub = key.partition(".")
@@ -296,11 +398,15 @@ def test_any_broken_value_is_a_data_error_never_a_crash(key, value):
 
 # --- Trainer folders -------------------------------------------------------------------------
 
+
 def _trainer_folder(root: Path) -> tuple[Path, Path]:
     folder = root / "trainer"
     write(folder, "good.toml", TEMPLATE.replace('id = "late-delivery"', 'id = "trainer-sofa"'))
-    bad = write(folder, "bad.toml", TEMPLATE.replace('id = "late-delivery"', 'id = "trainer-bad"')
-                .replace("anger = 3", "anger = 9"))
+    bad = write(
+        folder,
+        "bad.toml",
+        TEMPLATE.replace('id = "late-delivery"', 'id = "trainer-bad"').replace("anger = 3", "anger = 9"),
+    )
     write(folder, ".#good.toml", "an editor's lock file, not TOML")
     write(folder, "notes.txt", "not a scenario")
     return folder, bad
@@ -311,8 +417,10 @@ def test_an_invalid_trainer_file_is_skipped_and_the_rest_still_load(tmp_path):
     library = load_library([folder, tmp_path / "missing"])
     assert "trainer-sofa" in library.scenarios and "trainer-bad" not in library.scenarios
     assert len(library.scenarios) == len(LIBRARY.scenarios) + 1
-    assert [(p.file, p.field) for p in library.problems] == [(str(bad), "persona.anger"),
-                                                             (str(tmp_path / "missing"), "folder")]
+    assert [(p.file, p.field) for p in library.problems] == [
+        (str(bad), "persona.anger"),
+        (str(tmp_path / "missing"), "folder"),
+    ]
 
 
 def test_kiosk_scenarios_list_reports_skipped_files_and_lists_the_rest(tmp_path):
@@ -334,17 +442,25 @@ def test_kiosk_scenarios_validate_names_each_problem_and_fails(tmp_path):
     folder, bad = _trainer_folder(tmp_path)
     result = run_kiosk("scenarios", "validate", str(folder))
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [f"{bad}:{line_of(bad.read_text(), 'anger = 9')}: persona.anger: "
-                                          "must be a whole number from 0 to 4"]
+    assert result.stdout.splitlines() == [
+        f"{bad}:{line_of(bad.read_text(), 'anger = 9')}: persona.anger: must be a whole number from 0 to 4"
+    ]
     assert "1 valid, 1 with problems" in result.stderr
     bad.unlink()
     assert run_kiosk("scenarios", "validate", str(folder)).returncode == 0
-    assert run_kiosk("scenarios", "validate").returncode == 0       # the built-in library
+    assert run_kiosk("scenarios", "validate").returncode == 0  # the built-in library
 
 
 def test_a_trainer_scenario_is_used_by_the_kiosk(tmp_path):
     folder, _ = _trainer_folder(tmp_path)
-    result = run_kiosk("score", "--scenario", "trainer-sofa", "--text", "I'm so sorry, let me check.",
-                       "--json", env={"KIOSK_SCENARIOS_DIR": str(folder)})
+    result = run_kiosk(
+        "score",
+        "--scenario",
+        "trainer-sofa",
+        "--text",
+        "I'm so sorry, let me check.",
+        "--json",
+        env={"KIOSK_SCENARIOS_DIR": str(folder)},
+    )
     assert result.returncode == 0, result.stderr
     assert 0 < json.loads(result.stdout)["content"]["score"] <= 100

@@ -28,9 +28,11 @@ LIBRARY = load_library()
 RUBRIC = load_rubric()
 RULES = load_rules(RUBRIC)
 SCENARIOS = LIBRARY.sorted()
-DONTS = ("Calm down. It's not my fault, you should have checked before you came in.",
-         "Look, that's our policy, there's nothing I can do about it.",
-         "Whatever. It's hardly the end of the world, is it?")
+DONTS = (
+    "Calm down. It's not my fault, you should have checked before you came in.",
+    "Look, that's our policy, there's nothing I can do about it.",
+    "Whatever. It's hardly the end of the world, is it?",
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +42,12 @@ def calm(engines, tmp_path_factory) -> DeliveryMeasures:
 
     clip = espeak(CALIBRATION_TEXT, tmp_path_factory.mktemp("calm") / "calm.wav", rate_wpm=150, pitch=45)
     base = analyze_answer(clip, engines).delivery
-    return replace(base, lower_voice=Verdict("lower_voice", "pass", "as calm as your usual voice", "tip"),
-                   speak_slowly=Verdict("speak_slowly", "pass", "your usual pace", "tip"), mirroring=None)
+    return replace(
+        base,
+        lower_voice=Verdict("lower_voice", "pass", "as calm as your usual voice", "tip"),
+        speak_slowly=Verdict("speak_slowly", "pass", "your usual pace", "tip"),
+        mirroring=None,
+    )
 
 
 def analysed(scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
@@ -86,13 +92,18 @@ def test_an_item_is_earned_once_and_credited_to_the_answer_that_said_it(engines,
     scenario = LIBRARY.get("late-delivery")
     session = PracticeSession(scenario, engines)
     first = session.react(analysed(scenario, "I'm really sorry, that's so frustrating after a day off.", calm))
-    second = session.react(analysed(scenario, "I'm sorry again. I can book the first slot tomorrow "
-                                              "morning, or refund the delivery charge today.", calm))
+    second = session.react(
+        analysed(
+            scenario,
+            "I'm sorry again. I can book the first slot tomorrow morning, or refund the delivery charge today.",
+            calm,
+        )
+    )
     card = session.result().scorecard
     apology = next(i for i in card.items if i.id == "apology")
     assert (apology.earned, apology.turn) == (True, 0) and "sorry" in apology.quote.lower()
     assert "apology" in {c.id for c in first.card.added}
-    assert "apology" not in {c.id for c in second.card.added}   # said again, earned once
+    assert "apology" not in {c.id for c in second.card.added}  # said again, earned once
     assert "options" in {c.id for c in second.card.added}
     assert card.goal("sorry").turn == 0 and card.goal("way_forward").turn == 1
 
@@ -142,8 +153,12 @@ def test_a_way_forward_is_owed_from_the_first_answer(calm):
     answer's own card still asks only for what an opening answer calls for."""
     scenario = LIBRARY.get("faulty-kettle")
     called = called_for_goals(RULES.goals, model_answer_content(scenario, RUBRIC), scenario.safety)
-    sorry = build_scorecard([analysed(scenario, "I'm so sorry, a new kettle tripping the power is worrying.", calm)],
-                            ["opening"], RULES.goals, called)
+    sorry = build_scorecard(
+        [analysed(scenario, "I'm so sorry, a new kettle tripping the power is worrying.", calm)],
+        ["opening"],
+        RULES.goals,
+        called,
+    )
     assert sorry.goal("sorry").met and not sorry.goal("way_forward").met and sorry.score < 100
     assert "way_forward" not in sorry.turns[0].still_missing
 
@@ -152,10 +167,20 @@ def test_a_rushed_or_raised_answer_costs_points(calm):
     scenario = LIBRARY.get("late-delivery")
     called = called_for_goals(RULES.goals, model_answer_content(scenario, RUBRIC), scenario.safety)
     rushed = replace(calm, speak_slowly=Verdict("speak_slowly", "needs_work", "190 words a minute", "tip"))
-    calm_card = build_scorecard([analysed(scenario, scenario.model_answer, calm)], ["opening"], RULES.goals,
-                                called, delivery_points=RULES.delivery_points)
-    rushed_card = build_scorecard([analysed(scenario, scenario.model_answer, rushed)], ["opening"], RULES.goals,
-                                  called, delivery_points=RULES.delivery_points)
+    calm_card = build_scorecard(
+        [analysed(scenario, scenario.model_answer, calm)],
+        ["opening"],
+        RULES.goals,
+        called,
+        delivery_points=RULES.delivery_points,
+    )
+    rushed_card = build_scorecard(
+        [analysed(scenario, scenario.model_answer, rushed)],
+        ["opening"],
+        RULES.goals,
+        called,
+        delivery_points=RULES.delivery_points,
+    )
     assert rushed_card.score == calm_card.score - RULES.delivery_points["speak_slowly"]
     assert [(p.id, p.quote) for p in rushed_card.penalties] == [("speak_slowly", "190 words a minute")]
 
@@ -168,8 +193,11 @@ def test_the_same_conversation_always_gets_the_same_scorecard(engines, calm):
 
 
 def test_stages_follow_the_conversation():
-    assert [stage_of(0, False, False), stage_of(1, False, False), stage_of(2, True, False)] == \
-        ["opening", "solving", "closing"]
+    assert [stage_of(0, False, False), stage_of(1, False, False), stage_of(2, True, False)] == [
+        "opening",
+        "solving",
+        "closing",
+    ]
     assert stage_of(0, False, True) == stage_of(3, True, True) == "safety"
 
 
@@ -204,13 +232,33 @@ def test_report_json_carries_the_scorecard(engines, calm):
 def test_a_scorecard_file_with_mistakes_names_each_one(tmp_path):
     from scenarios.scorecard import parse_rules
 
-    src = TomlSource(tmp_path / "scorecard.toml", {
-        "goal": [{"id": "x", "name": "You did x", "items": ["nope", "calm_down"], "stage": "later",
-                  "weight": 0, "source": "009", "tip": "Do x"}],
-        "delivery": {"shouting": 5}}, {})
+    src = TomlSource(
+        tmp_path / "scorecard.toml",
+        {
+            "goal": [
+                {
+                    "id": "x",
+                    "name": "You did x",
+                    "items": ["nope", "calm_down"],
+                    "stage": "later",
+                    "weight": 0,
+                    "source": "009",
+                    "tip": "Do x",
+                }
+            ],
+            "delivery": {"shouting": 5},
+        },
+        {},
+    )
     with pytest.raises(DataFileError) as err:
         parse_rules(src, RUBRIC)
     message = str(err.value)
-    for expected in ("no rubric item 'nope'", "'calm_down' is a penalty", "stage", "weight", "source",
-                     "delivery.shouting"):
+    for expected in (
+        "no rubric item 'nope'",
+        "'calm_down' is a penalty",
+        "stage",
+        "weight",
+        "source",
+        "delivery.shouting",
+    ):
         assert expected in message

@@ -71,9 +71,15 @@ def _adapter(path, b_value: float):
     """A rank-1 adapter on layer 5's query matrix (B filled with ``b_value``)."""
     a = np.zeros((1, 384), np.float16)
     a[0, :8] = 1.0
-    np.savez(path, format=np.array(1), scale=np.array(2.0, np.float32),
-             **{"encoder.layer.5.attention.self.query.a": a,
-                "encoder.layer.5.attention.self.query.b": np.full((384, 1), b_value, np.float16)})
+    np.savez(
+        path,
+        format=np.array(1),
+        scale=np.array(2.0, np.float32),
+        **{
+            "encoder.layer.5.attention.self.query.a": a,
+            "encoder.layer.5.attention.self.query.b": np.full((384, 1), b_value, np.float16),
+        },
+    )
     return path
 
 
@@ -83,7 +89,7 @@ def test_adapters_are_merged_at_load_and_key_the_example_cache(tmp_path):
     cache = tmp_path / "cache"
     plain = Encoder(model_dir(), cache).encode([EXAMPLE], persist=True)
     idle = Encoder(model_dir(), tmp_path / "idle", adapter=_adapter(tmp_path / "zero.npz", 0.0))
-    assert np.allclose(idle.encode([EXAMPLE])[0], plain[0], atol=1e-6)   # B = 0 changes nothing
+    assert np.allclose(idle.encode([EXAMPLE])[0], plain[0], atol=1e-6)  # B = 0 changes nothing
     adapted = Encoder(model_dir(), cache, adapter=_adapter(tmp_path / "a.npz", 0.05))
     moved = adapted.encode([EXAMPLE], persist=True)
     assert adapted.identity != Encoder(model_dir(), cache).identity

@@ -29,14 +29,44 @@ def postgres_url():
     as_postgres = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and _is_root() else []
     if as_postgres:
         shutil.chown(root, "postgres")
-    subprocess.run([*as_postgres, bin_dir / "initdb", "-D", root / "data", "-U", "postgres", "-A", "trust",
-                    "-E", "UTF8", "--no-locale", "--no-sync"], check=True, capture_output=True)
-    subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", root / "data", "-w", "-l", root / "log", "-o",
-                    f"-k {root} -p 5499 -c listen_addresses='' -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            bin_dir / "initdb",
+            "-D",
+            root / "data",
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            bin_dir / "pg_ctl",
+            "-D",
+            root / "data",
+            "-w",
+            "-l",
+            root / "log",
+            "-o",
+            f"-k {root} -p 5499 -c listen_addresses='' -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     yield f"postgresql://postgres@/postgres?host={root}&port=5499"
-    subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop"],
-                   capture_output=True)
+    subprocess.run(
+        [*as_postgres, bin_dir / "pg_ctl", "-D", root / "data", "-m", "immediate", "stop"], capture_output=True
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -123,8 +153,13 @@ def test_results_per_scenario(store):
     t, _ = store.find_or_create_trainee("C")
     store.start_session(t.id, "faulty-kettle", "Kettle")  # never answered: not a result
     [stats] = store.scenario_stats()
-    assert (stats.scenario_id, stats.sessions, stats.trainees, stats.mean_score, stats.resolved) == \
-        ("late-delivery", 3, 2, 60.0, 2)
+    assert (stats.scenario_id, stats.sessions, stats.trainees, stats.mean_score, stats.resolved) == (
+        "late-delivery",
+        3,
+        2,
+        60.0,
+        2,
+    )
 
 
 def test_retention_purges_old_sessions_and_forgotten_trainees(store, tmp_path):
@@ -132,40 +167,59 @@ def test_retention_purges_old_sessions_and_forgotten_trainees(store, tmp_path):
     sid = store.start_session(old.id, "late-delivery", "The sofa")
     recording = tmp_path / "old.wav"
     recording.write_bytes(b"RIFF")
-    store.add_turn(sid, {"index": 0, "customer": {"text": "Where is it?"}, "transcript": {"text": "sorry"},
-                         "content": {"score": 50}, "reaction": {"anger_before": 3, "anger_after": 2}},
-                   str(recording))
+    store.add_turn(
+        sid,
+        {
+            "index": 0,
+            "customer": {"text": "Where is it?"},
+            "transcript": {"text": "sorry"},
+            "content": {"score": 50},
+            "reaction": {"anger_before": 3, "anger_after": 2},
+        },
+        str(recording),
+    )
     recent, _ = store.find_or_create_trainee("Recent")
     store.start_session(recent.id, "late-delivery", "The sofa")
     assert store.purge(30) == Purged(0, 0, 0) and recording.exists()
     assert store.purge(30, now=datetime.now(timezone.utc) + timedelta(days=29)).sessions == 0
     with store.engine.begin() as c:  # "Old" practised 40 days ago
-        c.execute(text("UPDATE sessions SET started_at = :t WHERE id = :i"),
-                  {"t": datetime.now(timezone.utc) - timedelta(days=40), "i": sid})
-        c.execute(text("UPDATE trainees SET last_seen_at = :t WHERE id = :i"),
-                  {"t": datetime.now(timezone.utc) - timedelta(days=40), "i": old.id})
+        c.execute(
+            text("UPDATE sessions SET started_at = :t WHERE id = :i"),
+            {"t": datetime.now(timezone.utc) - timedelta(days=40), "i": sid},
+        )
+        c.execute(
+            text("UPDATE trainees SET last_seen_at = :t WHERE id = :i"),
+            {"t": datetime.now(timezone.utc) - timedelta(days=40), "i": old.id},
+        )
     assert store.purge(30) == Purged(1, 1, 1)
     assert not recording.exists()
     assert [r.trainee.name for r in store.roster()] == ["Recent"]
 
 
-TURN = {"index": 0, "customer": {"text": "Where is my sofa?"}, "transcript": {"text": "I'm sorry"},
-        "content": {"score": 60}, "reaction": {"anger_before": 3, "anger_after": 2}}
+TURN = {
+    "index": 0,
+    "customer": {"text": "Where is my sofa?"},
+    "transcript": {"text": "I'm sorry"},
+    "content": {"score": 60},
+    "reaction": {"anger_before": 3, "anger_after": 2},
+}
 
 
 def _age(store, table: str, column: str, row_id: int, days: int) -> None:
     with store.engine.begin() as c:
-        c.execute(text(f"UPDATE {table} SET {column} = :t WHERE id = :i"),
-                  {"t": datetime.now(timezone.utc) - timedelta(days=days), "i": row_id})
+        c.execute(
+            text(f"UPDATE {table} SET {column} = :t WHERE id = :i"),
+            {"t": datetime.now(timezone.utc) - timedelta(days=days), "i": row_id},
+        )
 
 
 def test_purge_removes_only_what_is_past_retention(store, tmp_path, judged_session):
     result, baseline = judged_session
-    regular, _ = store.find_or_create_trainee("Regular")          # practised long ago and last week
+    regular, _ = store.find_or_create_trainee("Regular")  # practised long ago and last week
     store.set_baseline(regular.id, baseline)
     old_round, new_round = store.create_round("late-delivery", "The sofa"), store.create_round("x", "X")
     _age(store, "rounds", "created_at", old_round, 40)
-    _age(store, "rounds", "created_at", new_round, 40)           # old, but a recent session uses it
+    _age(store, "rounds", "created_at", new_round, 40)  # old, but a recent session uses it
     files = {}
     for days, round_id in ((40, old_round), (5, new_round)):
         sid = store.start_session(regular.id, "late-delivery", "The sofa", baseline, round_id)
@@ -175,7 +229,7 @@ def test_purge_removes_only_what_is_past_retention(store, tmp_path, judged_sessi
         store.finish_session(sid, result.to_dict())
         _age(store, "sessions", "started_at", sid, days)
     keep = store.session_report(sid)
-    quiet, _ = store.find_or_create_trainee("Gone Quiet")        # nothing since 40 days ago
+    quiet, _ = store.find_or_create_trainee("Gone Quiet")  # nothing since 40 days ago
     _age(store, "sessions", "started_at", store.start_session(quiet.id, "late-delivery", "The sofa"), 40)
     _age(store, "trainees", "last_seen_at", quiet.id, 40)
     assert store.purge(30) == Purged(2, 1, 1)
@@ -183,19 +237,19 @@ def test_purge_removes_only_what_is_past_retention(store, tmp_path, judged_sessi
     assert [r.trainee.name for r in store.roster()] == ["Regular"]
     assert store.trainee(regular.id).baseline == store.find_trainee("regular").baseline is not None
     [left] = store.sessions()
-    assert store.session_report(left.id) == keep                 # the recent session, byte for byte
+    assert store.session_report(left.id) == keep  # the recent session, byte for byte
     assert left.round_id == new_round
     with store.engine.connect() as c:
         assert sorted(c.execute(text("SELECT id FROM rounds")).scalars()) == [new_round]
         assert c.execute(text("SELECT count(*) FROM turns")).scalar() == 1
-    assert store.purge(30) == Purged(0, 0, 0)                    # nightly runs are idempotent
+    assert store.purge(30) == Purged(0, 0, 0)  # nightly runs are idempotent
 
 
 def test_a_session_and_its_first_answer_are_one_write(store):
     ana, _ = store.find_or_create_trainee("Ana")
-    with pytest.raises(KeyError):                                   # the turn fails half-way…
+    with pytest.raises(KeyError):  # the turn fails half-way…
         store.start_session(ana.id, "late-delivery", "The sofa", first_turn={"transcript": {"text": "hi"}})
-    assert store.sessions() == []                                   # …so there is no empty session
+    assert store.sessions() == []  # …so there is no empty session
     sid = store.start_session(ana.id, "late-delivery", "The sofa", first_turn=TURN)
     [summary] = store.sessions()
     assert (summary.id, summary.turns, summary.score) == (sid, 1, 60)
@@ -205,11 +259,11 @@ def test_sessions_left_open_are_closed_as_incomplete_and_keep_their_turns(store)
     ana, _ = store.find_or_create_trainee("Ana")
     spoke = store.start_session(ana.id, "late-delivery", "The sofa")
     store.add_turn(spoke, TURN)
-    silent = store.start_session(ana.id, "late-delivery", "The sofa")      # no answer stored yet
+    silent = store.start_session(ana.id, "late-delivery", "The sofa")  # no answer stored yet
     done = store.start_session(ana.id, "late-delivery", "The sofa")
     store.add_turn(done, TURN)
     store.finish_session(done, {"ending": "resolved", "score": 60, "anger_curve": [3, 2], "tips": []})
-    assert store.close_interrupted(datetime.now(timezone.utc) - timedelta(hours=1)) == 0   # still live
+    assert store.close_interrupted(datetime.now(timezone.utc) - timedelta(hours=1)) == 0  # still live
     assert store.close_interrupted(datetime.now(timezone.utc) + timedelta(seconds=1)) == 1
     by_id = {s.id: s for s in store.sessions()}
     assert silent not in by_id
@@ -228,14 +282,14 @@ def test_a_postgresql_table_locked_by_another_session_is_one_sentence_not_a_hang
     try:
         ana, _ = store.find_or_create_trainee("Ana")
         sid = store.start_session(ana.id, "late-delivery", "The sofa")
-        pool = ThreadPoolExecutor(1)                                    # a hang fails the test, not the run
-        with psycopg.connect(postgres_url) as other:                   # another program's session
-            other.execute("LOCK TABLE turns IN ACCESS EXCLUSIVE MODE")     # e.g. a migration, a dump
+        pool = ThreadPoolExecutor(1)  # a hang fails the test, not the run
+        with psycopg.connect(postgres_url) as other:  # another program's session
+            other.execute("LOCK TABLE turns IN ACCESS EXCLUSIVE MODE")  # e.g. a migration, a dump
             blocked = pool.submit(store.add_turn, sid, TURN)
             with pytest.raises(StoreUnavailable, match="another program is holding the database"):
                 blocked.result(timeout=60)
-        pool.shutdown()                                                # the lock is gone: it returns
-        store.add_turn(sid, TURN)                                       # lock released: it works
+        pool.shutdown()  # the lock is gone: it returns
+        store.add_turn(sid, TURN)  # lock released: it works
         assert store.sessions()[0].turns == 1
     finally:
         from kiosk.store_schema import metadata
@@ -305,8 +359,11 @@ def _columns(engine) -> dict[str, set[str]]:
 
     from kiosk.store_schema import metadata
 
-    return {t.name: {c["name"] for c in inspect(engine).get_columns(t.name)}
-            for t in metadata.sorted_tables if t.name != "kiosk_meta"}
+    return {
+        t.name: {c["name"] for c in inspect(engine).get_columns(t.name)}
+        for t in metadata.sorted_tables
+        if t.name != "kiosk_meta"
+    }
 
 
 def _rows(engine, columns: dict[str, set[str]] | None = None) -> dict[str, list[tuple]]:
@@ -318,9 +375,14 @@ def _rows(engine, columns: dict[str, set[str]] | None = None) -> dict[str, list[
 
     columns = columns or _columns(engine)
     with engine.connect() as c:
-        return {t.name: sorted(tuple(str(v) for v in row)
-                               for row in c.execute(select(*(col for col in t.columns if col.name in columns[t.name]))))
-                for t in metadata.sorted_tables if t.name in columns}
+        return {
+            t.name: sorted(
+                tuple(str(v) for v in row)
+                for row in c.execute(select(*(col for col in t.columns if col.name in columns[t.name])))
+            )
+            for t in metadata.sorted_tables
+            if t.name in columns
+        }
 
 
 def _indexes(engine) -> set[str]:
@@ -381,7 +443,7 @@ def test_a_first_release_database_upgrades_with_its_history_intact(v1_url):
     try:
         assert store.schema_version == SCHEMA_VERSION == 3
         assert "ix_sessions_finished_at" in _indexes(raw) and "scorecard" in _columns(raw)["sessions"]
-        assert _rows(raw, v1_columns) == before                          # not one row changed
+        assert _rows(raw, v1_columns) == before  # not one row changed
         roster = {r.trainee.name: r for r in store.roster()}
         assert set(roster) == {"Ana López", "10442", "Sam"}
         assert roster["Ana López"].trainee.baseline == Baseline(196.5, -23.4, 138.0, -6.2)
@@ -389,17 +451,21 @@ def test_a_first_release_database_upgrades_with_its_history_intact(v1_url):
         assert roster["Sam"].trainee.baseline is None and roster["Ana López"].trainee.keep_audio
         by_scenario = {s.scenario_id: s for s in store.sessions()}
         assert {k: (s.ending, s.turns, s.score) for k, s in by_scenario.items()} == {
-            "late-delivery": ("resolved", 2, 70), "faulty-kettle": ("walked_out", 1, 10),
-            "no-receipt-return": (None, 2, 60)}
+            "late-delivery": ("resolved", 2, 70),
+            "faulty-kettle": ("walked_out", 1, 10),
+            "no-receipt-return": (None, 2, 60),
+        }
         assert by_scenario["faulty-kettle"].round_id is not None
         report = store.session_report(by_scenario["late-delivery"].id)
         assert [t["audio_kept"] for t in report["turns"]] == [True, True] and report["scorecard"] is None
-        assert [t["transcript"]["text"] for t in report["turns"]] == ["I'm sorry, let me check.",
-                                                                       "I can send a new one today."]
+        assert [t["transcript"]["text"] for t in report["turns"]] == [
+            "I'm sorry, let me check.",
+            "I can send a new one today.",
+        ]
         assert len(list(store.export_turns())) == 5
     finally:
         store.close()
-    Store.open(v1_url).close()                                         # opened again: no step runs twice
+    Store.open(v1_url).close()  # opened again: no step runs twice
     raw.dispose()
 
 
@@ -443,7 +509,10 @@ def test_a_database_from_a_newer_kiosk_is_refused_in_one_line(tmp_path):
     with raw.begin() as c:
         c.execute(text(f"UPDATE kiosk_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'"))
     raw.dispose()
-    with pytest.raises(StoreError, match=rf"^the database sqlite:///\S+ has schema version {SCHEMA_VERSION + 1}, newer "
-                                         rf"than this kiosk's {SCHEMA_VERSION}: run the newer kiosk version, or use a "
-                                         r"fresh database$"):
+    with pytest.raises(
+        StoreError,
+        match=rf"^the database sqlite:///\S+ has schema version {SCHEMA_VERSION + 1}, newer "
+        rf"than this kiosk's {SCHEMA_VERSION}: run the newer kiosk version, or use a "
+        r"fresh database$",
+    ):
         Store.open(url)

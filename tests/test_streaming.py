@@ -71,7 +71,7 @@ def test_streaming_is_as_accurate_as_batch_on_a_long_answer(transcriber, long_an
     final = normalize_words(streamed.text)
     for text in heard_while_speaking:
         words = normalize_words(text)
-        assert word_error_rate(" ".join(final[:len(words)]), text) <= 0.1, text
+        assert word_error_rate(" ".join(final[: len(words)]), text) <= 0.1, text
     assert len(normalize_words(heard_while_speaking[-1])) >= 0.6 * len(final)
 
 
@@ -118,8 +118,7 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
     candidates = session.likely_lines()
     session.presynthesis.join(timeout=120)  # a trainee who speaks for a while
     voice = session.base_voice
-    assert all(engines.synthesizer.cache_path(text, voice.with_anger(anger)).is_file()
-               for text, anger in candidates)
+    assert all(engines.synthesizer.cache_path(text, voice.with_anger(anger)).is_file() for text, anger in candidates)
     rec = record_streaming(chunks_from_clip(load(answer_wav)), stream)
     turn = session.answer(rec, stream=stream)
     assert "sorry" in turn.analysis.transcript.text.lower()
@@ -134,8 +133,12 @@ def test_a_streamed_turn_and_the_customer_lines_ready_before_it(engines, answer_
 
 def test_only_an_improbable_word_at_a_segment_end_is_dropped():
     # Probabilities as tiny.en gave them at a cut after "...not busy sleeping." (27.9 s).
-    words = [Word("busy", 26.4, 26.7, 0.99), Word("sleeping.", 26.7, 27.2, 0.98),
-             Word("Thank", 27.38, 27.4, 0.01), Word("you.", 27.4, 27.46, 0.98)]
+    words = [
+        Word("busy", 26.4, 26.7, 0.99),
+        Word("sleeping.", 26.7, 27.2, 0.98),
+        Word("Thank", 27.38, 27.4, 0.01),
+        Word("you.", 27.4, 27.46, 0.98),
+    ]
     assert [w.text for w in drop_trailing_hallucination(words, 27.9)] == ["busy", "sleeping."]
     # The same improbable word early in a segment is Whisper's business, not a cut's artefact.
     assert drop_trailing_hallucination(words, 40.0) == words

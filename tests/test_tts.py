@@ -4,8 +4,15 @@ anger you can hear with either engine."""
 import numpy as np
 import pytest
 
-from audio.neural_voice import (CLAUSE_PAUSE_S, MAX_PIECE_PHONEMES, SENTENCE_PAUSE_S, VOICE_PIN,
-                                NeuralVoiceError, find_voice, split_phonemes)
+from audio.neural_voice import (
+    CLAUSE_PAUSE_S,
+    MAX_PIECE_PHONEMES,
+    SENTENCE_PAUSE_S,
+    VOICE_PIN,
+    NeuralVoiceError,
+    find_voice,
+    split_phonemes,
+)
 from audio.tts import ENGINES, Synthesizer, TTSError, Voice, neural_can_play, voice_note
 from audio.wer import word_error_rate
 from analysis.delivery import customer_voice, measure
@@ -22,7 +29,7 @@ def test_synthesis_gives_16k_speech_and_is_cached(tmp_path):
     assert np.abs(clip.samples).max() > 0.1
     mtime = path.stat().st_mtime_ns
     assert synth.synthesize_to_file(LINE, Voice()) == path and path.stat().st_mtime_ns == mtime
-    assert synth.cache_path(LINE, Voice(rate_wpm=200)) != path   # settings are part of the key
+    assert synth.cache_path(LINE, Voice(rate_wpm=200)) != path  # settings are part of the key
 
 
 def test_many_lines_in_a_row_all_synthesize(tmp_path):
@@ -33,7 +40,7 @@ def test_many_lines_in_a_row_all_synthesize(tmp_path):
 
 def _measures(clip):
     f0 = track_pitch(clip).voiced
-    return float(np.median(f0)), clip.duration_s, float(np.sqrt(np.mean(clip.samples ** 2)))
+    return float(np.median(f0)), clip.duration_s, float(np.sqrt(np.mean(clip.samples**2)))
 
 
 @pytest.mark.parametrize("voice", ["en-us+f3", "en+m3"])
@@ -43,9 +50,9 @@ def test_anger_raises_pitch_rate_and_volume(tmp_path, voice):
     calm = _measures(synth.synthesize(LINE, base.with_anger(0)))
     furious = _measures(synth.synthesize(LINE, base.with_anger(4)))
     middle = _measures(synth.synthesize(LINE, base.with_anger(2)))
-    assert furious[0] > middle[0] > calm[0] * 1.1              # F0 rises with anger
-    assert furious[1] < middle[1] < calm[1] * 0.9              # faster: the line takes less time
-    assert 20 * np.log10(furious[2] / calm[2]) > 3             # louder by more than 3 dB
+    assert furious[0] > middle[0] > calm[0] * 1.1  # F0 rises with anger
+    assert furious[1] < middle[1] < calm[1] * 0.9  # faster: the line takes less time
+    assert 20 * np.log10(furious[2] / calm[2]) > 3  # louder by more than 3 dB
 
 
 def test_an_unknown_voice_is_a_clear_error(tmp_path):
@@ -95,6 +102,7 @@ def test_anger_4_against_0_is_heard_by_the_delivery_analysis(tmp_path, transcrib
 
 # --- The neural voice ---------------------------------------------------------------------------
 
+
 def test_the_neural_voice_is_installed_and_matches_its_pin():
     files = find_voice()
     assert files.version == VOICE_PIN["version"] and files.model_path.name == VOICE_PIN["model"]
@@ -106,9 +114,18 @@ def test_a_voice_file_that_does_not_match_its_pin_is_refused(monkeypatch):
         find_voice()
 
 
-@pytest.mark.parametrize("persona,neural", [("en-us+m2", True), ("en+m8", True), ("en-us", True),
-                                            ("en-us+f3", False), ("en+grandma", False),
-                                            ("en-gb-scotland+m2", False), ("en-029+m1", False)])
+@pytest.mark.parametrize(
+    "persona,neural",
+    [
+        ("en-us+m2", True),
+        ("en+m8", True),
+        ("en-us", True),
+        ("en-us+f3", False),
+        ("en+grandma", False),
+        ("en-gb-scotland+m2", False),
+        ("en-029+m1", False),
+    ],
+)
 def test_the_neural_voice_plays_only_the_personas_it_can(tmp_path, persona, neural):
     assert neural_can_play(persona) is neural
     voice = Synthesizer(tmp_path, "piper").voice_for(persona)
@@ -127,18 +144,22 @@ def test_neural_lines_are_16k_cached_and_keyed_by_engine(tmp_path):
     mtime = path.stat().st_mtime_ns
     assert synth.synthesize_to_file(LINE, voice) == path and path.stat().st_mtime_ns == mtime
     espeak_voice = Synthesizer(tmp_path, "espeak").voice_for("en-us+m2")
-    assert synth.cache_path(LINE, espeak_voice) != path                 # the engine is in the key
-    assert synth.cache_path(LINE, Voice("en-us+m3", engine="piper")) != path   # and the voice
+    assert synth.cache_path(LINE, espeak_voice) != path  # the engine is in the key
+    assert synth.cache_path(LINE, Voice("en-us+m3", engine="piper")) != path  # and the voice
 
 
 def test_whisper_hears_the_neural_customer_better_than_espeak(tmp_path, transcriber):
     """The point of the neural voice, measured: Whisper's word error rate on the customer's lines
     at every anger. Each synthesis differs a little (VITS samples its noise), so the bound is
     over all the lines: over the male personas' 90 lines it was 5.5 % against espeak's 31 %."""
+
     def wer(engine: str) -> float:
         synth = Synthesizer(tmp_path / engine, engine)
-        pairs = [(text, transcriber.transcribe(synth.synthesize(text, synth.voice_for("en+m5").with_anger(a))).text)
-                 for text in ANGRY_LINES for a in (0, 2, 4)]
+        pairs = [
+            (text, transcriber.transcribe(synth.synthesize(text, synth.voice_for("en+m5").with_anger(a))).text)
+            for text in ANGRY_LINES
+            for a in (0, 2, 4)
+        ]
         return word_error_rate(" ".join(t for t, _ in pairs), " ".join(h for _, h in pairs))
 
     neural, robotic = wer("piper"), wer("espeak")
@@ -163,13 +184,13 @@ def test_long_sentences_are_synthesized_in_pieces_cut_at_commas_first():
     pieces = split_phonemes(sentence)
     assert len(pieces) > 1 and all(len(piece) <= MAX_PIECE_PHONEMES for piece, _ in pieces)
     assert [p for piece, _ in pieces for p in piece if p != " "] == [p for p in sentence if p != " "]
-    assert pieces[0][0][-1] == "," and pieces[0][1] == CLAUSE_PAUSE_S      # the comma is the first cut
+    assert pieces[0][0][-1] == "," and pieces[0][1] == CLAUSE_PAUSE_S  # the comma is the first cut
     assert pieces[-1][1] == SENTENCE_PAUSE_S
     assert split_phonemes(list("hɛloʊ.")) == [(list("hɛloʊ."), SENTENCE_PAUSE_S)]
 
 
 def test_without_the_pinned_voice_the_customer_speaks_espeak_and_says_why(tmp_path, monkeypatch):
-    monkeypatch.setitem(VOICE_PIN, "version", "9.9.9")   # the installed 1.0.0 no longer matches
+    monkeypatch.setitem(VOICE_PIN, "version", "9.9.9")  # the installed 1.0.0 no longer matches
     synth = Synthesizer(tmp_path, "piper")
     voice = synth.voice_for("en-us+m2")
     assert synth.engine == "espeak" and voice.engine == "espeak"

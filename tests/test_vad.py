@@ -22,7 +22,7 @@ def test_streaming_probabilities_equal_the_batch_model(jfk):
 def test_speech_is_detected_in_speech_and_not_in_silence(jfk):
     probs = SpeechDetector().probabilities(jfk.samples)
     t = np.arange(len(probs)) * WINDOW_SAMPLES / 16000
-    assert probs[(t > 0.4) & (t < 2.0)].mean() > 0.7   # "And so my fellow Americans"
+    assert probs[(t > 0.4) & (t < 2.0)].mean() > 0.7  # "And so my fellow Americans"
     assert SpeechDetector().probabilities(np.zeros(16000, np.float32)).max() < 0.2
 
 
@@ -45,17 +45,17 @@ def _fired_at(probs, config=EndpointConfig()):
 
 
 def test_end_of_speech_fires_after_the_configured_silence():
-    probs = [0.0] * 10 + [0.9] * 100 + [0.0] * 40          # 3.2 s of speech
+    probs = [0.0] * 10 + [0.9] * 100 + [0.0] * 40  # 3.2 s of speech
     events = _run(probs, EndpointConfig(end_silence_ms=700, pause_ms=250))
     kinds = [e.kind for e in events]
     assert kinds == [Event.SPEECH_START, Event.PAUSE, Event.SPEECH_END]
     assert events[0].time_s == pytest.approx(10 * WIN)
-    assert events[-1].time_s == pytest.approx(110 * WIN)   # end of speech, not when it fired
+    assert events[-1].time_s == pytest.approx(110 * WIN)  # end of speech, not when it fired
     assert 0.7 <= _fired_at(probs) - 110 * WIN < 0.7 + WIN
 
 
 def test_a_short_answer_gets_a_longer_grace_to_continue():
-    short = [0.9] * 40 + [0.0] * 37                           # 1.3 s of speech, then a 1.2 s pause
+    short = [0.9] * 40 + [0.0] * 37  # 1.3 s of speech, then a 1.2 s pause
     assert _fired_at(short + [0.9] * 60 + [0.0] * 40) is not None
     assert Event.SPEECH_END not in [e.kind for e in _run(short)]
     assert _fired_at(short + [0.0] * 40) == pytest.approx((40 + 47) * WIN, abs=WIN)  # 1.5 s
@@ -67,13 +67,13 @@ def test_a_click_does_not_start_an_answer():
 
 
 def test_short_pauses_do_not_end_the_answer():
-    probs = [0.9] * 50 + [0.1] * 12 + [0.9] * 50 + [0.0] * 30   # 384 ms pause < 700 ms
+    probs = [0.9] * 50 + [0.1] * 12 + [0.9] * 50 + [0.0] * 30  # 384 ms pause < 700 ms
     kinds = [e.kind for e in _run(probs)]
     assert kinds.count(Event.SPEECH_END) == 1 and kinds.count(Event.PAUSE) == 2
 
 
 def test_hysteresis_keeps_speech_between_thresholds():
-    probs = [0.9] * 80 + [0.4] * 30 + [0.0] * 30   # 0.4 is above neg_threshold 0.35
+    probs = [0.9] * 80 + [0.4] * 30 + [0.0] * 30  # 0.4 is above neg_threshold 0.35
     events = _run(probs)
     assert events[-1].kind is Event.SPEECH_END and events[-1].time_s == pytest.approx(110 * WIN)
 

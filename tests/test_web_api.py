@@ -78,7 +78,7 @@ def test_a_practice_session_through_the_api(kiosk, answer_wav):
     turn = upload(client, f"/api/visits/{token}/answer", wav).json()
     assert "depot" in turn["turn"]["transcript"].lower()
     reaction = turn["turn"]["reaction"]
-    assert reaction["anger_after"] < reaction["anger_before"]          # a good answer calms her
+    assert reaction["anger_after"] < reaction["anger_before"]  # a good answer calms her
     assert turn["line"]["index"] == 1 and turn["line"]["text"]
     # Stored the moment it was judged, before the session ends.
     [summary] = store.sessions()
@@ -90,16 +90,16 @@ def test_a_practice_session_through_the_api(kiosk, answer_wav):
     feedback = client.get(f"/api/visits/{token}/feedback").text
     assert 'class="chart contour"' in feedback and "Replay this answer" in feedback
     assert 'class="chart conversation"' in feedback and 'class="model-text"' in feedback
-    assert "_" not in turn["turn"]["reaction"]["reasons"][0]             # names, not rubric ids
+    assert "_" not in turn["turn"]["reaction"]["reasons"][0]  # names, not rubric ids
     assert feedback.count('class="tip"') <= 3
-    assert "guide 00" not in feedback.lower()   # guide rules are cited by name (tests/test_guide.py)
+    assert "guide 00" not in feedback.lower()  # guide rules are cited by name (tests/test_guide.py)
     # Leaving stores the ending; the visit is gone.
     assert client.delete(f"/api/visits/{token}", headers=KIOSK).status_code == 204
     stored = store.session_report(summary.id)
     assert stored["score"] == turn["turn"]["score_after"] and stored["tips"] == []  # a good first answer
     gone = client.get(f"/api/visits/{token}/feedback")
     assert gone.status_code == 404 and "start again" in gone.json()["error"]
-    assert not (settings.audio_dir).exists()                            # nothing kept without opt-in
+    assert not (settings.audio_dir).exists()  # nothing kept without opt-in
 
 
 def load_bytes(data: bytes, tmp):
@@ -127,7 +127,7 @@ def test_uploads_of_the_wrong_type_or_size_are_refused_clearly(tmp_path, engines
         assert quiet.status_code == 422 and "didn't hear anything" in quiet.json()["error"]
         # Not from the kiosk page (no custom header): refused before anything runs.
         assert client.post(url, content=silence, headers={"Content-Type": "audio/wav"}).status_code == 403
-        assert store.sessions() == []                       # nothing judged, nothing stored
+        assert store.sessions() == []  # nothing judged, nothing stored
     store.close()
 
 
@@ -174,12 +174,12 @@ def test_an_abandoned_visit_expires_and_keeps_what_was_said(kiosk, answer_wav):
     client.post(f"/api/visits/{token}/practice", json={"scenario": "late-delivery"}, headers=KIOSK)
     upload(client, f"/api/visits/{token}/answer", answer_wav.read_bytes())
     state = client.app.state.kiosk
-    state.visits[token].last_used -= settings.idle_timeout_s + 1000   # the page was closed long ago
+    state.visits[token].last_used -= settings.idle_timeout_s + 1000  # the page was closed long ago
     assert client.get("/api/config").status_code == 200
     assert client.get(f"/api/visits/{token}/level").status_code == 404
     [summary] = store.sessions()
     report = store.session_report(summary.id)
-    assert len(report["turns"]) == 1 and report["tips"]              # the ending was stored
+    assert len(report["turns"]) == 1 and report["tips"]  # the ending was stored
 
 
 def test_names_are_validated_and_escaped(kiosk):
@@ -195,8 +195,9 @@ def test_names_are_validated_and_escaped(kiosk):
 
 def test_every_trainer_route_refuses_without_a_trainer_session(kiosk):
     client, _, _ = kiosk
-    routes = [(m, r.path) for r in trainer.router.routes for m in r.methods
-              if r.path != "/trainer/login" and m != "HEAD"]
+    routes = [
+        (m, r.path) for r in trainer.router.routes for m in r.methods if r.path != "/trainer/login" and m != "HEAD"
+    ]
     assert all(path.startswith("/trainer") for _, path in routes)
     assert len(routes) >= 12
     for method, path in routes:
@@ -226,18 +227,19 @@ def test_trainer_export_and_delete(kiosk, answer_wav):
     csrf = trainer_login(client)
     csv_text = client.get("/trainer/export.csv").text
     assert csv_text.splitlines()[0].startswith("trainee,session,started_at") and "Dee," in csv_text
-    assert "you said sorry" in csv_text.splitlines()[0]                  # one column per rubric item
+    assert "you said sorry" in csv_text.splitlines()[0]  # one column per rubric item
     dee = store.find_trainee("dee")
     page = client.get(f"/trainer/trainees/{dee.id}").text
     assert 'class="chart progress"' in page and "Delete all data" in page
     # No CSRF token: refused. No confirmation: refused. Both: everything about Dee is gone.
     assert client.post(f"/trainer/trainees/{dee.id}/delete", data={"confirm": "yes"}).status_code == 403
     assert client.post(f"/trainer/trainees/{dee.id}/delete", data={"csrf": csrf}).status_code == 400
-    done = client.post(f"/trainer/trainees/{dee.id}/delete", data={"csrf": csrf, "confirm": "yes"},
-                       follow_redirects=False)
+    done = client.post(
+        f"/trainer/trainees/{dee.id}/delete", data={"csrf": csrf, "confirm": "yes"}, follow_redirects=False
+    )
     assert done.status_code == 303
     assert store.find_trainee("dee") is None and "Dee," not in client.get("/trainer/export.csv").text
-    assert client.get(f"/api/visits/{token}/level").status_code == 404   # their open visit ended too
+    assert client.get(f"/api/visits/{token}/level").status_code == 404  # their open visit ended too
 
 
 def test_a_model_that_cannot_load_is_reported_not_crashed(tmp_path):
@@ -265,11 +267,12 @@ def test_a_long_running_kiosk_still_applies_the_retention_period(tmp_path, engin
         sid = store.start_session(old.id, "late-delivery", "The sofa")
         store.finish_session(sid, {"ending": "resolved", "score": 50, "anger_curve": [3, 1], "tips": []})
         with store.engine.begin() as c:
-            c.execute(text("UPDATE sessions SET started_at = :t"),
-                      {"t": datetime.now(timezone.utc) - timedelta(days=31)})
+            c.execute(
+                text("UPDATE sessions SET started_at = :t"), {"t": datetime.now(timezone.utc) - timedelta(days=31)}
+            )
         visit(client, "First")
-        assert len(store.sessions()) == 1                       # purged at most once a day
-        client.app.state.kiosk.last_purge -= 25 * 3600         # a day has passed
+        assert len(store.sessions()) == 1  # purged at most once a day
+        client.app.state.kiosk.last_purge -= 25 * 3600  # a day has passed
         visit(client, "Next")
         assert store.sessions() == []
     store.close()

@@ -43,12 +43,22 @@ def _free_port() -> int:
 def serving(data: Path, **env: str):
     """`kiosk serve` as a user starts it, on a free port, with its own data folder."""
     port = _free_port()
-    env = {**os.environ, "KIOSK_DATA_DIR": str(data), "KIOSK_TRAINER_PIN_HASH": hash_pin(PIN),
-           "KIOSK_IDLE_TIMEOUT_S": str(IDLE_S), **env}
+    env = {
+        **os.environ,
+        "KIOSK_DATA_DIR": str(data),
+        "KIOSK_TRAINER_PIN_HASH": hash_pin(PIN),
+        "KIOSK_IDLE_TIMEOUT_S": str(IDLE_S),
+        **env,
+    }
     log_path = data / "serve.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)], env=env,
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 240  # a cold cache encodes the rubric examples: slow on a busy machine
         try:
@@ -87,11 +97,17 @@ def browser(answer_wav):
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            # %noloop: each recording hears the answer once, then silence (as if the trainee stopped).
-            f"--use-file-for-fake-audio-capture={answer_wav}%noloop",
-            "--autoplay-policy=no-user-gesture-required"])
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                # %noloop: each recording hears the answer once, then silence (as if the trainee stopped).
+                f"--use-file-for-fake-audio-capture={answer_wav}%noloop",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         yield b
         b.close()
 
@@ -122,18 +138,24 @@ def every_size(page, name: str) -> None:
 
 
 def in_view(page, selector: str) -> bool:
-    return page.evaluate("""(s) => { const r = document.querySelector(s).getBoundingClientRect();
-        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+    return page.evaluate(
+        """(s) => { const r = document.querySelector(s).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""",
+        selector,
+    )
 
 
 def smallest_chart_label_px(page, scope: str) -> float:
     """The smallest text in the visible SVG charts under ``scope``, in screen pixels."""
-    return page.evaluate("""(scope) => { const px = [];
+    return page.evaluate(
+        """(scope) => { const px = [];
         for (const t of document.querySelectorAll(`${scope} svg text`)) {
           const svg = t.ownerSVGElement, w = svg.getBoundingClientRect().width;
           if (w) px.push(parseFloat(getComputedStyle(t).fontSize) * w / svg.viewBox.baseVal.width);
         }
-        return Math.min(...px); }""", scope)
+        return Math.min(...px); }""",
+        scope,
+    )
 
 
 def wait_state(page, *states: str, timeout_s: float = 60) -> str:
@@ -152,9 +174,9 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     page.click("#btn-begin:not([disabled])")
     for key in "ANA":
         page.click(f"#screen-name .key[data-key='{key}']")
-    page.keyboard.type(" <b>")                       # a keyboard works too
+    page.keyboard.type(" <b>")  # a keyboard works too
     assert page.inner_text("#name-display") == NAME
-    page.check("#keep-audio")                         # the trainer may listen to these answers
+    page.check("#keep-audio")  # the trainer may listen to these answers
     every_size(page, "01-name-keypad")
     page.click("#btn-name-ok")
     wait_state(page, "calibrate")
@@ -163,7 +185,7 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     page.click("#btn-calibrate")
     wait_state(page, "recording", timeout_s=5)
     wait_state(page, "scenarios")
-    page.click(".btn-filter[data-difficulty='1']")              # by difficulty…
+    page.click(".btn-filter[data-difficulty='1']")  # by difficulty…
     assert page.locator(".scenario-card").count() >= 2
     page.click("#setting-filters button:has-text('Delivery')")  # …and by setting
     metas = page.locator(".scenario-card .scenario-meta").all_inner_texts()
@@ -171,12 +193,12 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     every_size(page, "03-choose-customer")
     page.click(".scenario-card[data-scenario='late-delivery']")
     wait_state(page, "speaking", timeout_s=10)
-    assert "sofa" in page.inner_text("#caption")           # captions of what the customer says
+    assert "sofa" in page.inner_text("#caption")  # captions of what the customer says
     assert page.get_attribute("#anger-meter", "data-anger") == "3"
-    assert page.locator("#anger-meter span.on").count() == 3   # anger 0 would light none
+    assert page.locator("#anger-meter span.on").count() == 3  # anger 0 would light none
     assert page.inner_text("#anger-label") == "Anger" and page.inner_text("#anger-word") == "angry"
     assert page.get_attribute("#player", "src").endswith("/lines/0.wav")
-    wait_state(page, "your-turn", timeout_s=30)             # after the line has played
+    wait_state(page, "your-turn", timeout_s=30)  # after the line has played
     every_size(page, "04-customer-speaks")
     for turn in range(4):
         # Each answer on another screen: the next button must be in view after the reaction.
@@ -185,7 +207,7 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
         page.click("#btn-record")
         wait_state(page, "recording", timeout_s=5)
         levels = []
-        for _ in range(40):                                  # the live meter follows the voice
+        for _ in range(40):  # the live meter follows the voice
             levels.append(page.get_attribute("#meter", "style") or "")
             if "width: 0%" not in levels[-1] and levels[-1]:
                 break
@@ -194,7 +216,7 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
         if turn == 0:
             shot(page, "05-answering")
         state = wait_state(page, "your-turn", "finished", timeout_s=60)
-        said = page.inner_text("#last-said").lower()      # through Opus and Whisper: robust words
+        said = page.inner_text("#last-said").lower()  # through Opus and Whisper: robust words
         assert "sorry" in said and "refund" in said
         why = page.inner_text("#last-why")
         assert "_" not in why and "semitones" not in why, why  # plain words, no ids or raw measures
@@ -215,17 +237,23 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
         assert " \u2014 " in summary and not re.search(r"\b00[0-4]\b", summary), summary
     rule = tips.nth(0).locator("details.cite")
     assert not rule.locator(".rule-text").is_visible()
-    rule.locator("summary").click()                       # a tap on the citation opens the rule's text
+    rule.locator("summary").click()  # a tap on the citation opens the rule's text
     assert len(rule.locator(".rule-text").inner_text().split()) >= 10
     # One screen at 1280x800: score, ending, tips, the conversation chart, the model answer.
-    for top in ("#feedback .score", "#feedback .ending", "#feedback .tips", "#feedback svg.chart.conversation",
-                "#feedback .model-text", "#feedback .model-answer button.play"):
+    for top in (
+        "#feedback .score",
+        "#feedback .ending",
+        "#feedback .tips",
+        "#feedback svg.chart.conversation",
+        "#feedback .model-text",
+        "#feedback .model-answer button.play",
+    ):
         assert in_view(page, top), f"{top} is below the first screen"
     assert smallest_chart_label_px(page, "#feedback") >= 14
     visible = page.inner_text("#feedback")
     assert not re.search(r"guide \d{3}|\*\w+\*|needs_work|walked_out", visible, re.I), visible
     assert not [w for w in re.findall(r"\w+", visible) if "_" in w]
-    assert page.locator("#feedback details.turn").count() >= 2      # details folded below
+    assert page.locator("#feedback details.turn").count() >= 2  # details folded below
     for d in page.locator("#feedback details").all():
         d.evaluate("(e) => { e.open = true; }")
     assert page.locator("#feedback svg.chart.contour").count() >= 2
@@ -237,7 +265,7 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     page.locator("#feedback details.turn summary").first.click()
     page.click("#feedback button.play:has-text('Replay this answer')")
     assert page.get_attribute("#player", "src").endswith("/answers/0.wav")
-    page.click("#feedback .model-answer button.play")   # replaces the replay
+    page.click("#feedback .model-answer button.play")  # replaces the replay
     assert page.get_attribute("#player", "src").endswith("/model.wav")
     # Let the model answer finish now (it is ~20 s long): the idle timer waits for the sound.
     page.wait_for_function("() => document.querySelector('#player').duration > 0")
@@ -250,7 +278,7 @@ def test_a_trainee_practises_on_the_touch_screen(server, browser):
     assert page.get_attribute("body", "data-state") == "feedback" and page.is_hidden("#still-there")
     # Left alone, "Still there?" first; its button keeps the feedback.
     page.wait_for_selector("#still-there:not([hidden])", timeout=IDLE_S * 1000)
-    shot(page, "08-still-there")          # one size: resizing the window would count as activity
+    shot(page, "08-still-there")  # one size: resizing the window would count as activity
     page.click("#btn-still-here")
     assert page.is_hidden("#still-there") and page.get_attribute("body", "data-state") == "feedback"
     # Walk away: the idle timeout returns to the start and clears the trainee from view.
@@ -265,7 +293,7 @@ def test_trainer_login_round_export_and_delete(server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{server}/trainer/export.csv")
-    assert page.url.endswith("/trainer/login")               # no PIN, no data
+    assert page.url.endswith("/trainer/login")  # no PIN, no data
     for digit in PIN:
         page.click(f".keypad [data-key='{digit}']")
     every_size(page, "10-trainer-pin")
@@ -289,7 +317,7 @@ def test_trainer_login_round_export_and_delete(server, browser):
         page.locator("details.turn a[download]").first.click()
     assert Path(download.value.path()).read_bytes()[:4] == b"RIFF"
     every_size(page, "11b-session")
-    outsider = browser.new_context()                          # no PIN, no recording
+    outsider = browser.new_context()  # no PIN, no recording
     assert outsider.request.get(f"{server}{recording}").status == 401
     outsider.close()
 
@@ -318,7 +346,9 @@ def test_trainer_login_round_export_and_delete(server, browser):
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert {r["trainee"] for r in rows} == {NAME, "Zoe", "Yan"}
     # Every row has an ending (round rows too), its session's tips and one column per rubric item.
-    assert all(r["ending"] for r in rows) and {r["ending"] for r in rows if r["round"]} == {"one answer (workshop round)"}
+    assert all(r["ending"] for r in rows) and {r["ending"] for r in rows if r["round"]} == {
+        "one answer (workshop round)"
+    }
     assert all(r["tips"] for r in rows) and all(r["you said sorry"] in ("yes", "no") for r in rows)
     assert not {v for r in rows for v in r.values() if v in ("needs_work", "walked_out")}
 
@@ -352,7 +382,7 @@ def test_a_kiosk_with_a_headset_on_the_machine_records_on_the_server(tmp_path, b
         page.goto(base)
         page.click("#btn-begin:not([disabled])")
         page.keyboard.type("Headset user")
-        page.keyboard.press("Enter")                   # Enter on a keyboard submits the name
+        page.keyboard.press("Enter")  # Enter on a keyboard submits the name
         wait_state(page, "calibrate")
         page.click("#btn-skip-calibration")
         wait_state(page, "scenarios")
@@ -360,7 +390,7 @@ def test_a_kiosk_with_a_headset_on_the_machine_records_on_the_server(tmp_path, b
         wait_state(page, "your-turn", timeout_s=30)
         page.click("#btn-record")
         wait_state(page, "your-turn", "finished", timeout_s=60)
-        said = page.inner_text("#last-said").lower()      # through Opus and Whisper: robust words
+        said = page.inner_text("#last-said").lower()  # through Opus and Whisper: robust words
         assert "sorry" in said and "refund" in said
         shot(page, "14-server-microphone")
         page.close()
@@ -387,9 +417,9 @@ def test_closing_the_tab_mid_recording_stores_what_was_said_and_the_kiosk_carrie
         assert wait_state(page, "your-turn", "finished", timeout_s=60) == "your-turn"
         page.click("#btn-record")
         wait_state(page, "recording", timeout_s=5)
-        page.close()                                                   # mid-recording: the tab is gone
+        page.close()  # mid-recording: the tab is gone
         store = Store.open(f"sqlite:///{tmp_path / 'kiosk.db'}")
-        for _ in range(50):                                            # well before the idle expiry
+        for _ in range(50):  # well before the idle expiry
             with store.engine.connect() as c:
                 if c.execute(text("SELECT finished_at FROM sessions")).scalar() is not None:
                     break
@@ -397,7 +427,7 @@ def test_closing_the_tab_mid_recording_stores_what_was_said_and_the_kiosk_carrie
         [summary] = store.sessions()
         assert summary.turns == 1 and store.session_report(summary.id)["tips"]
         store.close()
-        again = browser.new_page()                                     # the next trainee starts normally
+        again = browser.new_page()  # the next trainee starts normally
         again.goto(base)
         again.click("#btn-begin:not([disabled])")
         wait_state(again, "name")

@@ -7,8 +7,11 @@ from test_web_browser import browser, server, wait_state  # noqa: F401 - fixture
 def test_the_answer_goes_over_a_websocket_as_it_is_spoken(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     sockets, uploads, errors = [], [], []
-    page.on("websocket", lambda ws: sockets.append({"url": ws.url, "sent": 0}) or ws.on(
-        "framesent", lambda _: sockets[-1].__setitem__("sent", sockets[-1]["sent"] + 1)))
+    page.on(
+        "websocket",
+        lambda ws: sockets.append({"url": ws.url, "sent": 0})
+        or ws.on("framesent", lambda _: sockets[-1].__setitem__("sent", sockets[-1]["sent"] + 1)),
+    )
     page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" and r.url.endswith("/answer") else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -13,7 +13,20 @@ from analysis.content.scoring import LONG_ANSWER_WORDS, Scorer, score_content
 from analysis.content.text import FILLERS, WHOLE_SENTENCE_WORDS, segments, typed_transcript
 
 __all__ = [
-    "APPLIES", "FILLERS", "LONG_ANSWER_WORDS", "MECHANICAL", "WHOLE_SENTENCE_WORDS", "ContentResult", "Evidence",
-    "Finding", "Rubric", "RubricItem", "Scorer", "ScoringContext", "applies", "score_content", "segments",
+    "APPLIES",
+    "FILLERS",
+    "LONG_ANSWER_WORDS",
+    "MECHANICAL",
+    "WHOLE_SENTENCE_WORDS",
+    "ContentResult",
+    "Evidence",
+    "Finding",
+    "Rubric",
+    "RubricItem",
+    "Scorer",
+    "ScoringContext",
+    "applies",
+    "score_content",
+    "segments",
     "typed_transcript",
 ]

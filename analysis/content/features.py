@@ -20,9 +20,15 @@ WordSpan = tuple[int, int]
 """(first, last) word indices."""
 
 
-def unit_features(units: Sequence[WordSpan], vectors: np.ndarray, sims: np.ndarray, bank: ExampleBank,
-                  rubric: Rubric, pattern_words: Callable[[RubricItem], list[WordSpan]], encoder: str
-                  ) -> tuple[np.ndarray, tuple[str, ...]]:
+def unit_features(
+    units: Sequence[WordSpan],
+    vectors: np.ndarray,
+    sims: np.ndarray,
+    bank: ExampleBank,
+    rubric: Rubric,
+    pattern_words: Callable[[RubricItem], list[WordSpan]],
+    encoder: str,
+) -> tuple[np.ndarray, tuple[str, ...]]:
     """One row per unit, and the columns' names: the unit's vector, its nearest similarity to
     each semantic item's examples and counter-examples, and whether each item's patterns match
     inside it (``pattern_words``: the item's uncancelled matches as word spans). The vector
@@ -33,21 +39,28 @@ def unit_features(units: Sequence[WordSpan], vectors: np.ndarray, sims: np.ndarr
     for item_id, (pos_rows, neg_rows, _) in bank.rows.items():
         names += [f"sim:{item_id}", f"counter:{item_id}"]
         columns.append(sims[:, pos_rows].max(axis=1, keepdims=True))
-        columns.append(sims[:, neg_rows].max(axis=1, keepdims=True) if len(neg_rows)
-                       else np.zeros((len(units), 1)))
+        columns.append(sims[:, neg_rows].max(axis=1, keepdims=True) if len(neg_rows) else np.zeros((len(units), 1)))
     for item in rubric.items:
         if item.id in MECHANICAL:
             continue
         names.append(f"pattern:{item.id}")
         words = pattern_words(item)
-        columns.append(np.array([[float(any(first <= a and b <= last for a, b in words))]
-                                 for first, last in units]).reshape(-1, 1))
+        columns.append(
+            np.array([[float(any(first <= a and b <= last for a, b in words))] for first, last in units]).reshape(-1, 1)
+        )
     return np.hstack(columns), tuple(names)
 
 
-def learned_evidence(item: RubricItem, probabilities: np.ndarray, threshold: float, units: Sequence[WordSpan],
-                     taken: list[WordSpan], transcript: Transcript, bank: ExampleBank,
-                     sims: np.ndarray) -> list[Evidence]:
+def learned_evidence(
+    item: RubricItem,
+    probabilities: np.ndarray,
+    threshold: float,
+    units: Sequence[WordSpan],
+    taken: list[WordSpan],
+    transcript: Transcript,
+    bank: ExampleBank,
+    sims: np.ndarray,
+) -> list[Evidence]:
     """Evidence the item's model adds: units at or above its threshold outside ``taken`` (the
     words where a pattern or the nearest-neighbour decision found the item, or an ``unless``
     phrase cancels it), most probable first, one per stretch of words, each with its nearest

@@ -79,8 +79,15 @@ def nearest(bank: ExampleBank, sims: np.ndarray, rubric: Rubric) -> dict[str, li
     return out
 
 
-def neighbour_evidence(item: RubricItem, denials: tuple[str, ...], transcript: Transcript, tokens: Tokens,
-                       units: tuple[tuple[int, int], ...], hits: list[Hit], bank: ExampleBank) -> tuple[Evidence, ...]:
+def neighbour_evidence(
+    item: RubricItem,
+    denials: tuple[str, ...],
+    transcript: Transcript,
+    tokens: Tokens,
+    units: tuple[tuple[int, int], ...],
+    hits: list[Hit],
+    bank: ExampleBank,
+) -> tuple[Evidence, ...]:
     """Evidence for the sentences that earned the item; one holding a cancelled span (its
     ``unless``: negation, sarcasm; or one of ``denials``) is skipped."""
     cancelled_words = {tokens.word_of[i] for c in cancelled(item, denials, tokens) for i in range(c[0], c[1] + 1)}

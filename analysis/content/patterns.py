@@ -29,8 +29,9 @@ def matches(pattern: str, tokens: Tokens, within_sentence: bool = False, within_
 def cancelled(item: RubricItem, denials: tuple[str, ...], tokens: Tokens) -> list[Span]:
     """The spans where no matcher may earn the item: its ``unless`` matches, and the matches of
     ``denials`` (the rubric's, for a penalty), which reach no further than their clause."""
-    return ([span for pat in item.unless for span in matches(pat, tokens)]
-            + [span for pat in denials for span in matches(pat, tokens, within_clause=True)])
+    return [span for pat in item.unless for span in matches(pat, tokens)] + [
+        span for pat in denials for span in matches(pat, tokens, within_clause=True)
+    ]
 
 
 def pattern_spans(item: RubricItem, denials: tuple[str, ...], tokens: Tokens) -> list[tuple[str, Span]]:

@@ -113,5 +113,8 @@ def applies(item: RubricItem, context: ScoringContext) -> bool:
         return False
     if item.id == "interrupt" and context.customer_end_s is None:
         return False
-    return (item.applies == "always" or (item.applies == "safety" and context.safety)
-            or (item.applies == "non_safety" and not context.safety))
+    return (
+        item.applies == "always"
+        or (item.applies == "safety" and context.safety)
+        or (item.applies == "non_safety" and not context.safety)
+    )

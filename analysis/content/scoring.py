@@ -36,21 +36,35 @@ def _interruptions(transcript: Transcript, customer_end_s: float) -> tuple[Evide
     early = [w for w in transcript.words if w.start_s < customer_end_s - 0.3]
     if not early:
         return ()
-    return (Evidence(" ".join(w.text for w in early), early[0].start_s, early[-1].end_s,
-                     f"spoke before the customer finished at {customer_end_s:.1f} s"),)
+    return (
+        Evidence(
+            " ".join(w.text for w in early),
+            early[0].start_s,
+            early[-1].end_s,
+            f"spoke before the customer finished at {customer_end_s:.1f} s",
+        ),
+    )
 
 
 def _long_answer(transcript: Transcript, words: int) -> tuple[Evidence, ...]:
     if words <= LONG_ANSWER_WORDS:
         return ()
-    return (quote(transcript, 0, len(transcript.words) - 1,
-                  f"{words} words (more than {LONG_ANSWER_WORDS}) to a customer who is past reasoning"),)
+    return (
+        quote(
+            transcript,
+            0,
+            len(transcript.words) - 1,
+            f"{words} words (more than {LONG_ANSWER_WORDS}) to a customer who is past reasoning",
+        ),
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def _warn_layout() -> None:
-    log.warning("the learned rubric weights expect other features than this scorer computes; "
-                "scoring with the nearest-neighbour matcher (retrain: python scripts/train_rubric.py)")
+    log.warning(
+        "the learned rubric weights expect other features than this scorer computes; "
+        "scoring with the nearest-neighbour matcher (retrain: python scripts/train_rubric.py)"
+    )
 
 
 class Scorer:
@@ -62,7 +76,7 @@ class Scorer:
         self.encoder = encoder.identity if encoder is not None else ""
         self.bank = example_bank(encoder, rubric) if encoder is not None else None
         self.units = segments(transcript) if self.bank is not None and self.tokens.text else ()
-        self.texts = [" ".join(w.text for w in transcript.words[a:b + 1]) for a, b in self.units]
+        self.texts = [" ".join(w.text for w in transcript.words[a : b + 1]) for a, b in self.units]
         self.vectors = encoder.encode(self.texts) if self.units else np.zeros((0, 384), np.float32)
         self.sims = self.vectors @ self.bank.vectors.T if self.units else np.zeros((0, 0), np.float32)
         self.hits = nearest(self.bank, self.sims, rubric) if self.units and len(self.bank.texts) else {}
@@ -87,8 +101,9 @@ class Scorer:
 
     def features(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """The learned layer's input for this answer's units (analysis.content.features)."""
-        return unit_features(self.units, self.vectors, self.sims, self.bank, self.rubric, self._pattern_words,
-                             self.encoder)
+        return unit_features(
+            self.units, self.vectors, self.sims, self.bank, self.rubric, self._pattern_words, self.encoder
+        )
 
     def _learned(self, item: RubricItem) -> list[Evidence]:
         """Evidence the item's model adds where neither a pattern nor the nearest-neighbour
@@ -97,30 +112,49 @@ class Scorer:
         taken = [self.units[u] for u, _, _ in self.hits.get(item.id, ())]
         taken += self._pattern_words(item)
         taken += [self.tokens.words(span) for span in cancelled(item, denials_for(item, self.rubric), self.tokens)]
-        return learned_evidence(item, self.probabilities[item.id], self.rubric.learned.threshold_of(item.id),
-                                self.units, taken, self.transcript, self.bank, self.sims)
+        return learned_evidence(
+            item,
+            self.probabilities[item.id],
+            self.rubric.learned.threshold_of(item.id),
+            self.units,
+            taken,
+            self.transcript,
+            self.bank,
+            self.sims,
+        )
 
     def evidence(self, item: RubricItem, context: ScoringContext) -> tuple[Evidence, ...]:
         if item.id == "interrupt":
             return _interruptions(self.transcript, context.customer_end_s)
         if item.id == "reason_at_length":
             return _long_answer(self.transcript, len(self.tokens.starts))
-        found = [quote(self.transcript, *self.tokens.words(span), f"pattern: {pat}")
-                 for pat, span in self.patterns(item)]
+        found = [
+            quote(self.transcript, *self.tokens.words(span), f"pattern: {pat}") for pat, span in self.patterns(item)
+        ]
         if item.id in self.hits:
             spans = [(e.start_s, e.end_s, e.quote) for e in found]
-            for e in neighbour_evidence(item, denials_for(item, self.rubric), self.transcript, self.tokens, self.units, self.hits[item.id],
-                                        self.bank):
-                if not any(e.quote == q or (q in e.quote and e.start_s <= s and t <= e.end_s)
-                           for s, t, q in spans):
+            for e in neighbour_evidence(
+                item,
+                denials_for(item, self.rubric),
+                self.transcript,
+                self.tokens,
+                self.units,
+                self.hits[item.id],
+                self.bank,
+            ):
+                if not any(e.quote == q or (q in e.quote and e.start_s <= s and t <= e.end_s) for s, t, q in spans):
                     found.append(e)
         if item.id in self.probabilities:
             found += self._learned(item)
         return tuple(sorted(found, key=lambda e: (e.start_s, e.quote)))
 
 
-def score_content(transcript: Transcript, rubric: Rubric, context: ScoringContext = ScoringContext(),
-                  encoder: Encoder | None | object = _AUTO) -> ContentResult:
+def score_content(
+    transcript: Transcript,
+    rubric: Rubric,
+    context: ScoringContext = ScoringContext(),
+    encoder: Encoder | None | object = _AUTO,
+) -> ContentResult:
     """Score one answer. ``encoder`` defaults to the installed embedding model (see
     analysis.semantic); pass None to score with the transparent patterns only."""
     if encoder is _AUTO:
@@ -136,14 +170,22 @@ def score_content(transcript: Transcript, rubric: Rubric, context: ScoringContex
         evidence = scorer.evidence(item, context)
         weight = item.weight * context.weights.get(item.id, 1.0)
         if item.penalty:
-            penalties.append(Finding(item.id, bool(evidence), -round(weight, 1) if evidence else 0.0,
-                                     round(weight, 1), item.source, item.description, evidence))
+            penalties.append(
+                Finding(
+                    item.id,
+                    bool(evidence),
+                    -round(weight, 1) if evidence else 0.0,
+                    round(weight, 1),
+                    item.source,
+                    item.description,
+                    evidence,
+                )
+            )
         else:
             worth = round(100.0 * weight / total, 1)
             points = worth if evidence else 0.0
             earned += points
-            items.append(Finding(item.id, bool(evidence), points, worth, item.source,
-                                 item.description, evidence))
+            items.append(Finding(item.id, bool(evidence), points, worth, item.source, item.description, evidence))
     deducted = sum(-p.points for p in penalties)
     score = int(max(0, min(100, round(earned - deducted))))
     return ContentResult(score, tuple(items), tuple(penalties))

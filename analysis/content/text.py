@@ -76,7 +76,7 @@ def token_index(tokens: Tokens, char: int) -> int:
 
 def quote(transcript: Transcript, first: int, last: int, matched: str) -> Evidence:
     """The words ``first``..``last`` (word indices) as evidence, with their timing."""
-    words = transcript.words[first:last + 1]
+    words = transcript.words[first : last + 1]
     return Evidence(" ".join(w.text for w in words), words[0].start_s, words[-1].end_s, matched)
 
 

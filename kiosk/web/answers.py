@@ -26,8 +26,14 @@ from audio.vad import EndpointConfig
 log = logging.getLogger(__name__)
 
 ACCEPTED = {
-    "audio/webm": "WebM", "audio/ogg": "Ogg", "audio/wav": "WAV", "audio/x-wav": "WAV",
-    "audio/wave": "WAV", "audio/mpeg": "MP3", "audio/flac": "FLAC", "audio/mp4": "MP4",
+    "audio/webm": "WebM",
+    "audio/ogg": "Ogg",
+    "audio/wav": "WAV",
+    "audio/x-wav": "WAV",
+    "audio/wave": "WAV",
+    "audio/mpeg": "MP3",
+    "audio/flac": "FLAC",
+    "audio/mp4": "MP4",
     "video/webm": "WebM",  # some browsers label an audio-only MediaRecorder blob this way
 }
 """Declared types accepted for an answer (MediaRecorder gives WebM/Opus in Chromium and Firefox,
@@ -68,8 +74,11 @@ def sniff(head: bytes) -> str | None:
 def check_type(content_type: str | None) -> None:
     base = (content_type or "").split(";")[0].strip().lower()
     if base not in ACCEPTED:
-        raise UploadError(415, f"That is not a recording the kiosk can use ({base or 'no type given'}): "
-                               f"send WebM, Ogg, WAV, MP3, FLAC or MP4 audio.")
+        raise UploadError(
+            415,
+            f"That is not a recording the kiosk can use ({base or 'no type given'}): "
+            f"send WebM, Ogg, WAV, MP3, FLAC or MP4 audio.",
+        )
 
 
 def _mb(size: int) -> str:
@@ -78,8 +87,11 @@ def _mb(size: int) -> str:
 
 
 def too_large(size: int, limit: int) -> UploadError:
-    return UploadError(413, f"The recording is too large ({_mb(size)}; the limit is {_mb(limit)}): "
-                            f"keep an answer under a minute and a half.")
+    return UploadError(
+        413,
+        f"The recording is too large ({_mb(size)}; the limit is {_mb(limit)}): "
+        f"keep an answer under a minute and a half.",
+    )
 
 
 async def read_body(request, limit: int) -> bytes:
@@ -99,8 +111,11 @@ async def read_body(request, limit: int) -> bytes:
 
 def _disk_error(exc: OSError) -> UploadError:
     if exc.errno == errno.ENOSPC:
-        return UploadError(507, "The kiosk's disk is full, so it cannot take this answer: please tell a "
-                                "trainer. Everything saved before is safe.")
+        return UploadError(
+            507,
+            "The kiosk's disk is full, so it cannot take this answer: please tell a "
+            "trainer. Everything saved before is safe.",
+        )
     return UploadError(503, "The kiosk could not store this answer for judging: please try again.")
 
 
@@ -110,8 +125,9 @@ def recording_from_upload(data: bytes, scratch: Path, noisy: bool = False) -> Re
     the answer ends, and a thinking pause longer than the server's 0.7 s must not cut it."""
     kind = sniff(data[:16])
     if kind is None:
-        raise UploadError(415, "That file is not audio the kiosk recognises: send WebM, Ogg, WAV, MP3, "
-                               "FLAC or MP4 audio.")
+        raise UploadError(
+            415, "That file is not audio the kiosk recognises: send WebM, Ogg, WAV, MP3, FLAC or MP4 audio."
+        )
     try:
         scratch.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="answer-", suffix=f".{kind.lower()}", dir=scratch)
@@ -126,8 +142,11 @@ def recording_from_upload(data: bytes, scratch: Path, noisy: bool = False) -> Re
         try:
             clip = load(tmp, max_duration_s=MAX_UPLOAD_S)
         except AudioTooLong as exc:
-            raise UploadError(413, f"The recording is longer than {MAX_UPLOAD_S / 60:.0f} minutes: keep an "
-                                   f"answer under a minute and a half.") from exc
+            raise UploadError(
+                413,
+                f"The recording is longer than {MAX_UPLOAD_S / 60:.0f} minutes: keep an "
+                f"answer under a minute and a half.",
+            ) from exc
         except AudioError as exc:
             raise UploadError(422, f"The recording could not be read ({kind}): please try again.") from exc
     finally:
@@ -142,10 +161,13 @@ def _until(chunks: Iterator[AudioChunk], stop: threading.Event) -> Iterator[Audi
         yield chunk
 
 
-def recording_from_microphone(device: str | None, stop: threading.Event,
-                              on_level: Callable[[float], None],
-                              config: EndpointConfig = EndpointConfig(),
-                              stream: AnswerStream | None = None) -> Recording:
+def recording_from_microphone(
+    device: str | None,
+    stop: threading.Event,
+    on_level: Callable[[float], None],
+    config: EndpointConfig = EndpointConfig(),
+    stream: AnswerStream | None = None,
+) -> Recording:
     """Record from this machine's microphone until the trainee stops talking, or ``stop`` is set
     (the trainee tapped "done"). With ``stream`` (a ``listen()`` made with the same ``config``)
     the answer is endpointed on its words and transcribed while it is spoken. Raises
@@ -183,8 +205,8 @@ async def recording_from_request(request, settings, holder, stream: AnswerStream
 
         try:
             return await run_in_threadpool(
-                recording_from_microphone, settings.input_device, holder.stop, level,
-                room_config(settings), stream)
+                recording_from_microphone, settings.input_device, holder.stop, level, room_config(settings), stream
+            )
         finally:
             holder.level_db = -100.0
     check_type(request.headers.get("content-type"))

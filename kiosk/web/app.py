@@ -32,8 +32,8 @@ STATIC_DIR = Path(__file__).with_name("static")
 SECURITY_HEADERS = {
     # Everything the page needs comes from this server: no CDN, no inline script.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-                               "style-src 'self'; script-src 'self'; object-src 'none'; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "style-src 'self'; script-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
@@ -61,16 +61,20 @@ def create_app(kiosk: Kiosk, model: str | None = None) -> FastAPI:
             except StoreError as exc:  # closed as "incomplete" at the next start instead
                 log.error("could not store an ending at shutdown: %s", exc)
 
-    app = FastAPI(title="Difficult-customer practice kiosk", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Difficult-customer practice kiosk", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.kiosk = kiosk
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
         # A page of another site cannot add a custom header without the browser asking first
         # (CORS preflight, which this server never grants): the API's writes require one.
-        if (request.method in ("POST", "PUT", "DELETE") and request.url.path.startswith("/api/")
-                and request.headers.get("x-kiosk") != "1"):
+        if (
+            request.method in ("POST", "PUT", "DELETE")
+            and request.url.path.startswith("/api/")
+            and request.headers.get("x-kiosk") != "1"
+        ):
             return _error(403, "Requests must come from the kiosk page.")
         response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
@@ -90,17 +94,27 @@ def create_app(kiosk: Kiosk, model: str | None = None) -> FastAPI:
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError):
         log.error("store: %s", exc)
-        return _error(503, "The kiosk could not use its database just now (busy or out of disk space), so "
-                           "this step was not saved: please try again in a moment. Everything saved before "
-                           "is safe.")
+        return _error(
+            503,
+            "The kiosk could not use its database just now (busy or out of disk space), so "
+            "this step was not saved: please try again in a moment. Everything saved before "
+            "is safe.",
+        )
 
-    handlers = ((UploadError, lambda e: e.status), (AnswerError, lambda e: 422), (NotReady, lambda e: 503),
-                (DeviceError, lambda e: 503), (ScenarioNotFound, lambda e: 404),
-                (UnknownTrainee, lambda e: 404))
+    handlers = (
+        (UploadError, lambda e: e.status),
+        (AnswerError, lambda e: 422),
+        (NotReady, lambda e: 503),
+        (DeviceError, lambda e: 503),
+        (ScenarioNotFound, lambda e: 404),
+        (UnknownTrainee, lambda e: 404),
+    )
     for cls, status in handlers:
+
         def handle(request: Request, exc: Exception, status=status):
             message = str(exc)
             return _error(status(exc), message[:1].upper() + message[1:])
+
         app.add_exception_handler(cls, handle)
 
     @app.get("/healthz")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from kiosk.errors import PinError
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 """16 MB of memory per guess; 55-60 ms per hash measured on this 2-core machine."""
 PIN_DIGITS = (4, 12)
 MAX_FAILURES = 5
@@ -48,8 +48,14 @@ def verify_pin(pin: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        got = hashlib.scrypt(pin.strip().encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(bytes.fromhex(digest)))
+        got = hashlib.scrypt(
+            pin.strip().encode(),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(bytes.fromhex(digest)),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, bytes.fromhex(digest))
@@ -58,8 +64,7 @@ def verify_pin(pin: str, stored: str) -> bool:
 class Throttle:
     """Counts failures in a sliding window, per key and in total; refuses once over the limit."""
 
-    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S,
-                 clock=time.monotonic) -> None:
+    def __init__(self, limit: int = MAX_FAILURES, window_s: float = FAILURE_WINDOW_S, clock=time.monotonic) -> None:
         self.limit, self.window_s, self.clock = limit, window_s, clock
         self._failures: dict[str, deque[float]] = {}
         self._all: deque[float] = deque()

@@ -117,11 +117,15 @@ async def answer_stream(websocket: WebSocket, token: str) -> None:
         pass
     except (Refused, AnswerError, NotReady, StoreError) as exc:
         status = exc.status if isinstance(exc, Refused) else {AnswerError: 422, NotReady: 503}.get(type(exc), 503)
-        message = str(exc) if not isinstance(exc, StoreError) else (
-            "The kiosk could not use its database just now, so this answer was not saved: please try "
-            "again in a moment. Everything saved before is safe.")
-        await _send_quietly(websocket, {"type": "error", "status": status,
-                                        "error": message[:1].upper() + message[1:]})
+        message = (
+            str(exc)
+            if not isinstance(exc, StoreError)
+            else (
+                "The kiosk could not use its database just now, so this answer was not saved: please try "
+                "again in a moment. Everything saved before is safe."
+            )
+        )
+        await _send_quietly(websocket, {"type": "error", "status": status, "error": message[:1].upper() + message[1:]})
     finally:
         if stream is not None:
             stream.close()

@@ -20,8 +20,7 @@ from audio.answer_stream import AnswerStream
 from audio.capture import Recording
 from kiosk import plain
 from kiosk.report import render_session_html, session_dict
-from kiosk.session import (CALIBRATION_TEXT, AnswerError, CustomerLine, SessionResult, TurnRecord,
-                           measure_baseline)
+from kiosk.session import CALIBRATION_TEXT, AnswerError, CustomerLine, SessionResult, TurnRecord, measure_baseline
 from kiosk.store import clean_name
 from kiosk.web.answers import from_server_microphone, recording_from_request, room_config
 from kiosk.web.state import MODEL_VOICE, Kiosk, Visit
@@ -42,13 +41,25 @@ def _visit(request: Request, token: str) -> Visit:
 
 
 def _line(token: str, index: int, line: CustomerLine, scenario: Scenario) -> dict:
-    return {"index": index, "text": line.text, "kind": line.kind, "anger": line.anger,
-            "customer": scenario.persona.name, "audio_url": f"/api/visits/{token}/lines/{index}.wav"}
+    return {
+        "index": index,
+        "text": line.text,
+        "kind": line.kind,
+        "anger": line.anger,
+        "customer": scenario.persona.name,
+        "audio_url": f"/api/visits/{token}/lines/{index}.wav",
+    }
 
 
 def _scenario(s: Scenario) -> dict:
-    return {"id": s.id, "title": s.title, "setting": s.setting.replace("_", " "), "difficulty": s.difficulty,
-            "customer": s.persona.name, "safety": s.safety}
+    return {
+        "id": s.id,
+        "title": s.title,
+        "setting": s.setting.replace("_", " "),
+        "difficulty": s.difficulty,
+        "customer": s.persona.name,
+        "safety": s.safety,
+    }
 
 
 @router.get("/config")
@@ -56,13 +67,19 @@ def config(request: Request) -> dict:
     kiosk = _kiosk(request)
     settings = kiosk.settings
     library = kiosk.library
-    return {"ready": kiosk.engines is not None, "error": kiosk.load_error,
-            "idle_timeout_s": settings.idle_timeout_s, "record_mode": settings.record_mode,
-            "push_to_talk": settings.push_to_talk,
-            "keep_audio_default": settings.keep_audio_default, "max_upload_bytes": settings.max_upload_bytes,
-            "calibration_text": CALIBRATION_TEXT, "calm_wpm": list(CALM_WPM),
-            "trainer": settings.trainer_enabled,
-            "scenarios": [_scenario(s) for s in library.sorted()] if library else []}
+    return {
+        "ready": kiosk.engines is not None,
+        "error": kiosk.load_error,
+        "idle_timeout_s": settings.idle_timeout_s,
+        "record_mode": settings.record_mode,
+        "push_to_talk": settings.push_to_talk,
+        "keep_audio_default": settings.keep_audio_default,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "calibration_text": CALIBRATION_TEXT,
+        "calm_wpm": list(CALM_WPM),
+        "trainer": settings.trainer_enabled,
+        "scenarios": [_scenario(s) for s in library.sorted()] if library else [],
+    }
 
 
 @router.post("/visits", status_code=201)
@@ -123,15 +140,30 @@ def start_practice(request: Request, token: str, scenario: str = Body("surprise"
 
 def turn_json(token: str, visit: Visit, record: TurnRecord) -> dict:
     a, r = record.analysis, record.reaction
-    verdicts = [{"id": v.id, "status": v.status, "detail": v.detail}
-                for v in (a.delivery.speak_slowly, a.delivery.lower_voice) if v is not None]
+    verdicts = [
+        {"id": v.id, "status": v.status, "detail": v.detail}
+        for v in (a.delivery.speak_slowly, a.delivery.lower_voice)
+        if v is not None
+    ]
     practice = visit.practice
-    return {"turn": {"index": record.index, "transcript": a.transcript.text, "score_after": record.score_after,
-                     "card": record.card.to_dict(), "verdicts": verdicts,
-                     "reaction": {"anger_before": r.anger_before, "anger_after": r.anger_after,
-                                  "reasons": [plain.reason(x) for x in r.reasons], "ending": r.ending}},
-            "finished": practice.finished, "ending": practice.state.ending,
-            "line": _line(token, len(visit.lines) - 1, visit.lines[-1], practice.scenario)}
+    return {
+        "turn": {
+            "index": record.index,
+            "transcript": a.transcript.text,
+            "score_after": record.score_after,
+            "card": record.card.to_dict(),
+            "verdicts": verdicts,
+            "reaction": {
+                "anger_before": r.anger_before,
+                "anger_after": r.anger_after,
+                "reasons": [plain.reason(x) for x in r.reasons],
+                "ending": r.ending,
+            },
+        },
+        "finished": practice.finished,
+        "ending": practice.state.ending,
+        "line": _line(token, len(visit.lines) - 1, visit.lines[-1], practice.scenario),
+    }
 
 
 @router.post("/visits/{token}/answer")
@@ -159,8 +191,9 @@ async def answer(request: Request, token: str) -> dict:
 def judge_turn(kiosk: Kiosk, visit: Visit, recording: Recording, stream: AnswerStream | None) -> TurnRecord:
     """Judge and store one answer of a visit, and queue the customer's reaction line."""
     with visit.lock:
-        record, visit.session_id = kiosk.judge(visit.practice, recording, visit.trainee, visit.keep_audio,
-                                               visit.session_id, stream=stream)
+        record, visit.session_id = kiosk.judge(
+            visit.practice, recording, visit.trainee, visit.keep_audio, visit.session_id, stream=stream
+        )
         visit.answers.append(recording.speech_clip())
         visit.lines.append(visit.practice.current_line)
         if visit.practice.finished:
@@ -189,8 +222,10 @@ def feedback(request: Request, token: str) -> HTMLResponse:
     result: SessionResult = visit.practice.result()
     data = session_dict(result, visit.practice.baseline)
     data["trainee"] = {"name": visit.trainee.name}
-    audio = {"answers": [f"/api/visits/{token}/answers/{i}.wav" for i in range(len(visit.answers))],
-             "model": f"/api/visits/{token}/model.wav"}
+    audio = {
+        "answers": [f"/api/visits/{token}/answers/{i}.wav" for i in range(len(visit.answers))],
+        "model": f"/api/visits/{token}/model.wav",
+    }
     return HTMLResponse(render_session_html(data, audio, visit.practice.scenario.model_answer))
 
 
@@ -208,8 +243,7 @@ def answer_audio(request: Request, token: str, index: int) -> Response:
     visit = _visit(request, token)
     if not 0 <= index < len(visit.answers):
         raise HTTPException(404, "No such answer.")
-    return Response(wav_bytes(visit.answers[index]), media_type="audio/wav",
-                    headers={"Cache-Control": "no-store"})
+    return Response(wav_bytes(visit.answers[index]), media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/visits/{token}/model.wav")

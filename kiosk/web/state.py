@@ -190,9 +190,16 @@ class Kiosk:
         path = self.settings.audio_dir / str(trainee_id) / f"{secrets.token_hex(6)}-{record.index}.wav"
         return str(save_wav(clip, path))
 
-    def judge(self, practice: PracticeSession, recording: Recording, trainee: Trainee, keep_audio: bool,
-              session_id: int | None, round_id: int | None = None,
-              stream: AnswerStream | None = None) -> tuple[TurnRecord, int]:
+    def judge(
+        self,
+        practice: PracticeSession,
+        recording: Recording,
+        trainee: Trainee,
+        keep_audio: bool,
+        session_id: int | None,
+        round_id: int | None = None,
+        stream: AnswerStream | None = None,
+    ) -> tuple[TurnRecord, int]:
         """Judge one answer and store the turn at once (with the recording only if opted in).
 
         The stored session is created with its first judged answer (``session_id`` None), in the
@@ -204,8 +211,15 @@ class Kiosk:
         path = self._kept(trainee.id, record, recording.speech_clip()) if keep_audio else None
         try:
             if session_id is None:
-                session_id = self.store.start_session(trainee.id, practice.scenario.id, practice.scenario.title,
-                                                      practice.baseline, round_id, record.to_dict(), path)
+                session_id = self.store.start_session(
+                    trainee.id,
+                    practice.scenario.id,
+                    practice.scenario.title,
+                    practice.baseline,
+                    round_id,
+                    record.to_dict(),
+                    path,
+                )
             else:
                 self.store.add_turn(session_id, record.to_dict(), path)
         except StoreUnavailable:

@@ -61,6 +61,7 @@ def _check_header(request: Request, session: TrainerSession) -> None:
 
 # Login
 
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
     return _page(request, "login.html", enabled=_kiosk(request).settings.trainer_enabled)
@@ -74,8 +75,13 @@ async def login(request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
     wait = kiosk.pin_throttle.wait_s(client)
     if wait > 0:
-        return _page(request, "login.html", 429, enabled=True,
-                     error=f"Too many wrong PINs. Try again in {max(1, round(wait / 60))} minute(s).")
+        return _page(
+            request,
+            "login.html",
+            429,
+            enabled=True,
+            error=f"Too many wrong PINs. Try again in {max(1, round(wait / 60))} minute(s).",
+        )
     pin = str((await request.form()).get("pin", ""))
     if not await run_in_threadpool(verify_pin, pin, kiosk.settings.trainer_pin_hash):
         kiosk.pin_throttle.fail(client)
@@ -98,11 +104,18 @@ async def logout(request: Request, session: TrainerSession = Depends(require_tra
 
 # Roster, history, export, delete
 
+
 @router.get("", response_class=HTMLResponse)
 def roster(request: Request, session: TrainerSession = Depends(require_trainer), deleted: str = "") -> HTMLResponse:
     store = _kiosk(request).store
-    return _page(request, "roster.html", csrf=session.csrf, roster=store.roster(), scenarios=store.scenario_stats(),
-                 deleted=deleted)
+    return _page(
+        request,
+        "roster.html",
+        csrf=session.csrf,
+        roster=store.roster(),
+        scenarios=store.scenario_stats(),
+        deleted=deleted,
+    )
 
 
 @router.get("/trainees/{trainee_id}", response_class=HTMLResponse)
@@ -120,29 +133,40 @@ def session_page(request: Request, session_id: int, session: TrainerSession = De
     except KeyError:
         raise HTTPException(404, "No such session.") from None
     # Kept recordings (the trainee opted in) play and download from here, behind the PIN only.
-    audio = {"answers": [f"/trainer/sessions/{session_id}/answers/{n}.wav" if t.get("audio_kept") else None
-                         for n, t in enumerate(report["turns"])], "download": True}
+    audio = {
+        "answers": [
+            f"/trainer/sessions/{session_id}/answers/{n}.wav" if t.get("audio_kept") else None
+            for n, t in enumerate(report["turns"])
+        ],
+        "download": True,
+    }
     model = None
     if kiosk.library is not None and report["scenario_id"] in kiosk.library.scenarios:
         model = kiosk.library.get(report["scenario_id"]).model_answer
-    return _page(request, "session.html", csrf=session.csrf, s=report,
-                 body=render_session_html(report, audio, model))
+    return _page(request, "session.html", csrf=session.csrf, s=report, body=render_session_html(report, audio, model))
 
 
 @router.get("/sessions/{session_id}/answers/{index}.wav")
-def kept_recording(request: Request, session_id: int, index: int,
-                   session: TrainerSession = Depends(require_trainer)) -> FileResponse:
+def kept_recording(
+    request: Request, session_id: int, index: int, session: TrainerSession = Depends(require_trainer)
+) -> FileResponse:
     """A kept answer, by session and turn: the path comes from the store, never from the URL."""
     path = _kiosk(request).store.turn_audio(session_id, index)
     if not path or not Path(path).is_file():
         raise HTTPException(404, "No recording was kept of this answer.")
-    return FileResponse(path, media_type="audio/wav", filename=f"session-{session_id}-answer-{index + 1}.wav",
-                        content_disposition_type="inline", headers={"Cache-Control": "no-store"})
+    return FileResponse(
+        path,
+        media_type="audio/wav",
+        filename=f"session-{session_id}-answer-{index + 1}.wav",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/trainees/{trainee_id}/delete")
-async def delete_trainee(request: Request, trainee_id: int,
-                         session: TrainerSession = Depends(require_trainer)) -> Response:
+async def delete_trainee(
+    request: Request, trainee_id: int, session: TrainerSession = Depends(require_trainer)
+) -> Response:
     form = await _form(request, session)
     kiosk = _kiosk(request)
     trainee = kiosk.store.trainee(trainee_id)
@@ -156,12 +180,18 @@ async def delete_trainee(request: Request, trainee_id: int,
 @router.get("/export.csv")
 def export(request: Request, session: TrainerSession = Depends(require_trainer)) -> Response:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
-    return Response(export_csv(_kiosk(request).store), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="kiosk-practice-{stamp}.csv"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        export_csv(_kiosk(request).store),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="kiosk-practice-{stamp}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # Workshop rounds
+
 
 @router.get("/rounds", response_class=HTMLResponse)
 def new_round_page(request: Request, session: TrainerSession = Depends(require_trainer)) -> HTMLResponse:
@@ -194,9 +224,15 @@ def _round(request: Request, round_id: int) -> Round:
 def round_page(request: Request, round_id: int, session: TrainerSession = Depends(require_trainer)) -> HTMLResponse:
     found = _round(request, round_id)
     # A workshop pauses for discussion with the trainer in the room: the round page waits longer.
-    return _page(request, "round.html", csrf=session.csrf, round=found, results=_round_results(request, round_id),
-                 idle_s=SESSION_IDLE_S,
-                 record_mode=_kiosk(request).settings.record_mode)
+    return _page(
+        request,
+        "round.html",
+        csrf=session.csrf,
+        round=found,
+        results=_round_results(request, round_id),
+        idle_s=SESSION_IDLE_S,
+        record_mode=_kiosk(request).settings.record_mode,
+    )
 
 
 def _round_results(request: Request, round_id: int) -> Markup:
@@ -217,8 +253,9 @@ def round_customer(request: Request, round_id: int, session: TrainerSession = De
 
 
 @router.post("/rounds/{round_id}/answers")
-async def round_answer(request: Request, round_id: int, name: str,
-                       session: TrainerSession = Depends(require_trainer)) -> dict:
+async def round_answer(
+    request: Request, round_id: int, name: str, session: TrainerSession = Depends(require_trainer)
+) -> dict:
     """One trainee's answer to the round's customer (body, or the kiosk's microphone)."""
     _check_header(request, session)
     kiosk = _kiosk(request)
@@ -239,8 +276,7 @@ async def round_answer(request: Request, round_id: int, name: str,
             return record
 
     record = await run_in_threadpool(judge)
-    return {"name": name, "score": record.score_after,
-            "anger_after": record.reaction.anger_after}
+    return {"name": name, "score": record.score_after, "anger_after": record.reaction.anger_after}
 
 
 @router.post("/rounds/{round_id}/stop", status_code=204)
