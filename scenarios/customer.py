@@ -207,7 +207,7 @@ def _content_effect(scenario: Scenario, state: CustomerState, h: _Heard) -> tupl
         reasons.append(f"got a way forward ({in_words(h.way)})")
     elif h.way:
         reasons.append("wanted to be heard before hearing solutions")
-    if h.misfit:
+    if h.misfit and not state.accepted:  # once settled, "I'll check in tomorrow" is a follow-up, not an offer
         reasons.append(f'heard an offer that does nothing for their problem ("{h.misfit}")')
     if state.accepted and h.closing:
         delta -= 1

@@ -124,6 +124,8 @@ def test_a_closing_answer_is_not_marked_down_for_what_an_earlier_answer_did(engi
     close = session.turns[-1]
     assert close.card.stage == "closing" and close.card.still_missing == ()
     assert not close.card.broke
+    # "I'll check in with you tomorrow" once settled is a follow-up, not an offer that misses.
+    assert not any("does nothing for their problem" in r for r in close.reaction.reasons), close.reaction.reasons
 
 
 def test_goals_a_scenario_does_not_call_for_never_cost_points(engines, calm):
