@@ -53,7 +53,10 @@ def test_streaming_is_as_accurate_as_batch_on_a_long_answer(transcriber, long_an
     batch = transcriber.transcribe(rec.speech_clip())
     assert len(stream.segments_s) >= 3, "a 31 s answer must be transcribed in several pieces"
     wer_stream, wer_batch = word_error_rate(mix.reference, streamed.text), word_error_rate(mix.reference, batch.text)
-    assert wer_stream <= wer_batch + 0.01, (wer_stream, wer_batch, streamed.text)
+    # At most one word more than batch: a piece decoded with less context before it may hear one
+    # word differently (tiny.en, on some CPUs, hears JFK's "ask not" as "asked not" after a cut).
+    one_word = 1 / len(normalize_words(mix.reference))
+    assert wer_stream <= wer_batch + one_word + 1e-9, (wer_stream, wer_batch, streamed.text)
     # Word times are on the answer's timeline, as batch puts them: the same words start at the
     # same moments (Whisper's own jitter is a few tens of ms).
     pairs = _aligned_starts(streamed, batch)
