@@ -226,8 +226,9 @@ def _anger_change(
     voice_delta, voice_reasons = delivery_effect(delivery)
     if voice_delta < 0 and delta > 0:
         voice_delta, voice_reasons = 0, []  # a calm voice does not make up for ignoring or provoking
-    low = -1 if not (h.fitting or state.accepted) else -MAX_STEP
-    if delta + voice_delta < low:
+    waiting = not (h.fitting or state.accepted)
+    low = -1 if waiting else -MAX_STEP
+    if delta + voice_delta < low and waiting:  # past -MAX_STEP it is only the one-answer limit
         reasons.append("still waiting to hear what you will do about it")
     return max(low, min(MAX_STEP, delta + voice_delta)), reasons + voice_reasons
 
