@@ -23,7 +23,17 @@ from analysis.content import ScoringContext
 from analysis.delivery import Baseline
 from scenarios.library import load_library, validate_folder
 from scenarios.rubric import load_rubric
-from kiosk.console import UsageError, default_out, print_analysis, print_card, print_json, print_scorecard, step
+from kiosk.console import (
+    UsageError,
+    default_out,
+    print_analysis,
+    print_card,
+    print_delivery_in_words,
+    print_json,
+    print_scorecard,
+    step,
+)
+from kiosk import plain
 from kiosk.report import tip_citation, write_reports
 from kiosk.session import (
     CALIBRATION_TEXT,
@@ -61,12 +71,12 @@ def _engines(args: argparse.Namespace) -> Engines:
 
 
 def _print_turn(record: TurnRecord, session: PracticeSession) -> None:
-    print_analysis(record.analysis, content=False)
-    print_card(record.card, session.engines.rubric, session.rules.goals)
+    print_delivery_in_words(record.analysis)
+    print_card(record.card, session.rules.goals)
     r = record.reaction
     print(f"\nCustomer (anger {r.anger_before} -> {r.anger_after}): {r.line}")
     if r.reasons:
-        print(f"  why: {'; '.join(r.reasons)}")
+        print(f"  why: {'; '.join(plain.reason(reason) for reason in r.reasons)}")
 
 
 def _print_result(session: PracticeSession, out_dir: Path) -> None:
@@ -75,7 +85,7 @@ def _print_result(session: PracticeSession, out_dir: Path) -> None:
         f"\nSession over: {result.ending or 'stopped'}; score {result.score}/100; "
         f"anger {' -> '.join(map(str, result.anger_curve))}"
     )
-    print_scorecard(result.scorecard, session.engines.rubric)
+    print_scorecard(result.scorecard)
     for n, tip in enumerate(result.tips, 1):
         print(f"  tip {n}: {tip.text}\n         ({tip_citation(tip.to_dict())})")
     json_path, md_path = write_reports(result, out_dir, session.baseline)

@@ -11,9 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from analysis.content import Rubric
 from analysis.scorecard import Goal, Scorecard, TurnCard
 from analysis.turn import TurnAnalysis
+from kiosk import plain
 from scenarios.guide import load_guide
 
 
@@ -46,20 +46,14 @@ def _num(value: float, unit: str, nd: int = 0) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{nd}f}{unit}"
 
 
-def item_name(rubric: Rubric, item_id: str) -> str:
-    """What a rubric item or penalty means, in the trainee's words."""
-    item = rubric.get(item_id)
-    return getattr(item, "name", "") or item.description.rstrip(".")
-
-
-def print_card(card: TurnCard, rubric: Rubric, goals: tuple[Goal, ...], out: TextIO = sys.stdout) -> None:
+def print_card(card: TurnCard, goals: tuple[Goal, ...], out: TextIO = sys.stdout) -> None:
     """One answer's part in the conversation: what it added, what it broke, what is still missing."""
     names = {g.id: g.name for g in goals}
     print("\nWhat this answer did for the conversation:", file=out)
     for credit in card.added:
-        print(f"  + {item_name(rubric, credit.id)}: \u201c{credit.quote}\u201d", file=out)
+        print(f"  + {plain.item_name(credit.id)}: \u201c{credit.quote}\u201d", file=out)
     for hit in card.broke:
-        what = item_name(rubric, hit.id) if hit.id in rubric.ids else hit.id.replace("_", " ")
+        what = plain.item_name(hit.id)
         print(f"  - {what} (-{hit.points:g} points): \u201c{hit.quote}\u201d", file=out)
     if not card.added and not card.broke:
         print("  nothing new", file=out)
@@ -67,7 +61,7 @@ def print_card(card: TurnCard, rubric: Rubric, goals: tuple[Goal, ...], out: Tex
         print(f"  still to do: {names[goal_id].removeprefix('You ')}", file=out)
 
 
-def print_scorecard(card: Scorecard, rubric: Rubric, out: TextIO = sys.stdout) -> None:
+def print_scorecard(card: Scorecard, out: TextIO = sys.stdout) -> None:
     """The conversation's goals, each with the answer and words that met it."""
     for g in card.goals:
         if not g.called_for:
@@ -80,11 +74,24 @@ def print_scorecard(card: Scorecard, rubric: Rubric, out: TextIO = sys.stdout) -
         else:
             print(f"  \u2717 {g.name.replace('You ', 'You never ', 1)} 0/{g.max_points:g}", file=out)
     for p in card.penalties:
-        what = item_name(rubric, p.id) if p.id in rubric.ids else p.id.replace("_", " ")
+        what = plain.item_name(p.id)
         print(f"  - {what} (answer {p.turn + 1}: \u201c{p.quote}\u201d) -{p.points:g}", file=out)
 
 
-def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout, content: bool = True) -> None:
+def print_delivery_in_words(a: TurnAnalysis, out: TextIO = sys.stdout) -> None:
+    """How the answer was said, as a trainee reads it: words first, numbers second."""
+    d = a.delivery.to_dict()
+    print(f"\nYou said: {a.transcript.text}", file=out)
+    print("\nHow you said it:", file=out)
+    print(f"  Pace: {plain.pace(d)}", file=out)
+    print(f"  Voice: {plain.voice(d)}", file=out)
+    mirroring = a.delivery.mirroring
+    if mirroring is not None and mirroring.status == "needs_work":
+        print("  You raised your voice as the customer raised theirs.", file=out)
+    print(f"  Pauses: {plain.pauses(d)}; fillers: {', '.join(a.delivery.fillers) or 'none'}", file=out)
+
+
+def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout) -> None:
     d = a.delivery
     print(f"\nYou said: {a.transcript.text}", file=out)
     print("\nHow you said it:", file=out)
@@ -99,8 +106,6 @@ def print_analysis(a: TurnAnalysis, out: TextIO = sys.stdout, content: bool = Tr
     for v in (d.speak_slowly, d.lower_voice, d.mirroring):
         if v is not None:
             print(f"  {v.id.replace('_', ' ')}: {v.status.replace('_', ' ')} ({v.detail})", file=out)
-    if not content:
-        return
     print(f"\nWhat you said: {a.content.score}/100", file=out)
     guide = load_guide()
     for f in a.content.items:

@@ -34,6 +34,11 @@ def test_demo_runs_a_conversation_and_writes_both_reports(tmp_path):
             assert finding["evidence"][0]["quote"].strip()
     assert model["reaction"]["kind"] == "accept" and turns[-1]["reaction"]["kind"] == "resolved"
     assert len(report["tips"]) <= 3
+    # The scorecard moves with the ending, and the print-out shows it with the trainee's words.
+    assert report["scorecard"]["score"] == report["score"] >= 70
+    assert f"Session over: resolved; score {report['score']}/100" in result.stdout
+    assert "\u2713 You said sorry for what went wrong (answer 2: \u201c" in result.stdout
+    assert "What this answer did for the conversation:" in result.stdout and "you hid behind" in result.stdout
     md = (out / "report.md").read_text()
     assert "# Practice report" in md and "## Tips" in md
     # The print-out cites each tip's guide rule by name, never by file number.
