@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from audio.asr import Transcript, Word
 from audio.capture import record_answer
 from audio.clip import Clip
 from audio.source import chunks_from_clip
 from analysis.delivery import DeliveryMeasures, Verdict
-from analysis.turn import TurnAnalysis, score_answer
+from analysis.turn import TurnAnalysis
 from conftest import espeak
+from conversation import play, turn
 from scenarios import customer
 from scenarios.customer import HEARD, WAY_FORWARD
 from scenarios.library import load_library
@@ -71,12 +71,6 @@ NEUTRAL_PHRASES = ("Okay.", "Right.", "What's your order number?", "Is there any
 ALL_PHRASES = HEARD_PHRASES + WAY_PHRASES + CLOSING_PHRASES + PROVOKING_PHRASES + NEUTRAL_PHRASES
 
 
-def typed(text: str) -> Transcript:
-    """A typed answer as a transcript: words 0.3 s apart, as Whisper would time them."""
-    words = tuple(Word(w, 0.3 * i, 0.3 * i + 0.25, 1.0) for i, w in enumerate(text.split()))
-    return Transcript(text, words, 0.3 * len(words))
-
-
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory):
     """The trainee's calm calibration sentence, recorded with espeak-ng (rate 150, pitch 45)."""
@@ -106,27 +100,6 @@ def voices(calibration, engines) -> dict[str, DeliveryMeasures]:
         "rushed": styled("pass", "needs_work"),
         "loud_rushed": styled("needs_work", "needs_work"),
     }
-
-
-def turn(scenario: Scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
-    """The answer scored as a session scores it: the rubric, then its offers judged against
-    this scenario's remedies."""
-    transcript = typed(text)
-    content, offers = score_answer(transcript, RUBRIC, scenario.scoring_context())
-    return TurnAnalysis(transcript, delivery, content, offers)
-
-
-def play(scenario: Scenario, answers: list[str], delivery: DeliveryMeasures):
-    """Run typed answers until the conversation ends; the states and reactions along the way."""
-    state, _ = customer.start(scenario)
-    states, reactions = [state], []
-    for text in answers:
-        state, reaction = customer.react(scenario, state, turn(scenario, text, delivery))
-        states.append(state)
-        reactions.append(reaction)
-        if state.ending:
-            break
-    return states, reactions
 
 
 def complete(scenario: Scenario, analysis: TurnAnalysis) -> bool:

@@ -17,10 +17,9 @@ import pytest
 from analysis.content import ScoringContext, score_content, typed_transcript
 from analysis.delivery import DeliveryMeasures, Verdict
 from analysis.offer_fit import judge_offers
-from analysis.turn import TurnAnalysis, score_answer
-from audio.asr import Transcript, Word
 from conftest import espeak
-from scenarios import customer
+from conversation import play
+from conversation import turn as answer
 from scenarios.customer import IN_WORDS
 from scenarios.library import load_library
 from scenarios.model import Scenario
@@ -39,29 +38,6 @@ DONTS = (
     "That's our policy, there's nothing I can do.",
     "I'm sorry you feel that way.",
 )
-
-
-def typed(text: str) -> Transcript:
-    """A typed answer as a transcript: words 0.3 s apart, as Whisper would time them."""
-    words = tuple(Word(w, 0.3 * i, 0.3 * i + 0.25, 1.0) for i, w in enumerate(text.split()))
-    return Transcript.from_words(words, 0.3 * len(words))
-
-
-def answer(scenario: Scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
-    content, offers = score_answer(typed(text), RUBRIC, scenario.scoring_context())
-    return TurnAnalysis(typed(text), delivery, content, offers)
-
-
-def play(scenario: Scenario, texts: list[str], delivery: DeliveryMeasures):
-    state, _ = customer.start(scenario)
-    states, reactions = [state], []
-    for text in texts:
-        state, reaction = customer.react(scenario, state, answer(scenario, text, delivery))
-        states.append(state)
-        reactions.append(reaction)
-        if state.ending:
-            break
-    return states, reactions
 
 
 def model_answer_conversation(scenario: Scenario, text: str) -> list[str]:

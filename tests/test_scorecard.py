@@ -12,11 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from analysis.content import typed_transcript
 from analysis.delivery import DeliveryMeasures, Verdict
 from analysis.scorecard import build_scorecard, called_for_goals, stage_of
-from analysis.turn import TurnAnalysis, score_answer
 from conftest import espeak
+from conversation import turn as analysed
 from kiosk.commands import DEMO_CLOSE, DEMO_STUMBLE
 from kiosk.session import PracticeSession, model_answer_content
 from scenarios.library import load_library
@@ -48,13 +47,6 @@ def calm(engines, tmp_path_factory) -> DeliveryMeasures:
         speak_slowly=Verdict("speak_slowly", "pass", "your usual pace", "tip"),
         mirroring=None,
     )
-
-
-def analysed(scenario, text: str, delivery: DeliveryMeasures) -> TurnAnalysis:
-    """A typed answer judged as a spoken one is: offers checked against this customer's problem."""
-    transcript = typed_transcript(text)
-    content, offers = score_answer(transcript, RUBRIC, scenario.scoring_context())
-    return TurnAnalysis(transcript, delivery, content, offers)
 
 
 def converse(engines, scenario, say, delivery: DeliveryMeasures) -> PracticeSession:
